@@ -1,0 +1,36 @@
+//! Timestamps: `i64` nanoseconds since the Unix epoch, UTC, everywhere inside doppel.
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+/// Nanoseconds since 1970-01-01T00:00:00Z.
+pub type Nanos = i64;
+
+pub const NANOS_PER_SEC: i64 = 1_000_000_000;
+pub const NANOS_PER_MILLI: i64 = 1_000_000;
+
+/// Parses an RFC 3339 timestamp (`2026-11-25T10:00:00.123Z`, any offset).
+pub fn parse_rfc3339(s: &str) -> Option<Nanos> {
+    DateTime::parse_from_rfc3339(s.trim()).ok()?.timestamp_nanos_opt()
+}
+
+/// Formats as RFC 3339 UTC with the shortest exact sub-second precision.
+pub fn format_rfc3339(ns: Nanos) -> String {
+    DateTime::<Utc>::from_timestamp_nanos(ns).to_rfc3339_opts(SecondsFormat::AutoSi, true)
+}
+
+/// Wall-clock now.
+pub fn now() -> Nanos {
+    Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip() {
+        let t = parse_rfc3339("2026-11-25T10:00:00.123+01:00").unwrap();
+        assert_eq!(format_rfc3339(t), "2026-11-25T09:00:00.123Z");
+        assert!(parse_rfc3339("yesterday").is_none());
+    }
+}
