@@ -1,0 +1,256 @@
+//! MQTT: the embedded broker (rumqttd) and the ingest client (rumqttc) that subscribes to
+//! `doppel/v1/#` with a persistent session and acknowledges each QoS 1 message only after the
+//! pipeline made it durable.
+//!
+//! Guarantees: with an external broker that persists sessions (Mosquitto with `persistence true`,
+//! or simply while the broker keeps running), a message the broker delivered to us but that we
+//! had not yet acknowledged when doppel crashed is redelivered on reconnect, because we never
+//! ack before the store's fsync. The embedded broker keeps sessions in memory only: it survives
+//! the ingest client reconnecting, but a crash of the doppel process takes the broker down too,
+//! and messages it had accepted from publishers but not yet delivered to us are lost. Devices
+//! that need end-to-end durability should use an external broker or the HTTP bulk endpoint,
+//! which answers only after the WAL commit.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use doppel_model::time;
+use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
+use tokio::sync::mpsc;
+
+use crate::IngestError;
+use crate::payload::{TOPIC_FILTER, parse_message};
+use crate::pipeline::Ingestor;
+
+/// A running embedded MQTT broker.
+pub struct EmbeddedBroker {
+    pub addr: SocketAddr,
+}
+
+/// Settings of the embedded broker.
+#[derive(Debug, Clone)]
+pub struct BrokerSettings {
+    pub listen: SocketAddr,
+    pub max_connections: usize,
+    pub max_payload_bytes: usize,
+    /// Unacknowledged QoS 1 messages in flight per client.
+    pub max_inflight: usize,
+}
+
+impl Default for BrokerSettings {
+    fn default() -> Self {
+        BrokerSettings { listen: ([127, 0, 0, 1], 1883).into(), max_connections: 10_000, max_payload_bytes: crate::payload::MAX_PAYLOAD_BYTES, max_inflight: 1000 }
+    }
+}
+
+impl EmbeddedBroker {
+    /// Starts rumqttd on its own thread and waits until it accepts connections.
+    pub fn start(settings: &BrokerSettings) -> Result<EmbeddedBroker, IngestError> {
+        // Fail early and clearly if the port is taken (rumqttd would only log it).
+        std::net::TcpListener::bind(settings.listen).map_err(|e| IngestError::Broker(format!("cannot listen on {}: {e}", settings.listen)))?;
+        let connections = rumqttd::ConnectionSettings {
+            connection_timeout_ms: 60_000,
+            max_payload_size: settings.max_payload_bytes,
+            max_inflight_count: settings.max_inflight,
+            auth: None,
+            external_auth: None,
+            dynamic_filters: true,
+        };
+        let server = rumqttd::ServerSettings {
+            name: "doppel-v4".into(),
+            listen: settings.listen,
+            tls: None,
+            next_connection_delay_ms: 1,
+            connections,
+        };
+        let config = rumqttd::Config {
+            id: 0,
+            router: rumqttd::RouterConfig {
+                max_connections: settings.max_connections,
+                max_outgoing_packet_count: settings.max_inflight as u64,
+                max_segment_size: 100 * 1024 * 1024,
+                max_segment_count: 10,
+                custom_segment: None,
+                initialized_filters: None,
+                shared_subscriptions_strategy: Default::default(),
+            },
+            v4: Some(HashMap::from([("doppel".to_string(), server)])),
+            v5: None,
+            ws: None,
+            cluster: None,
+            console: None,
+            bridge: None,
+            prometheus: None,
+            metrics: None,
+        };
+        let mut broker = rumqttd::Broker::new(config);
+        std::thread::Builder::new()
+            .name("mqtt-broker".into())
+            .spawn(move || {
+                if let Err(e) = broker.start() {
+                    tracing::error!(error = ?e, "embedded MQTT broker stopped");
+                }
+            })
+            .map_err(|e| IngestError::Broker(e.to_string()))?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::net::TcpStream::connect(settings.listen).is_err() {
+            if std::time::Instant::now() > deadline {
+                return Err(IngestError::Broker(format!("embedded broker did not start listening on {}", settings.listen)));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(EmbeddedBroker { addr: settings.listen })
+    }
+}
+
+/// Where and how the ingest client connects.
+#[derive(Debug, Clone)]
+pub struct ClientSettings {
+    /// `mqtt://host:port` (optionally `?client_id=...`).
+    pub url: String,
+    pub client_id: String,
+    /// Messages in flight towards us (the broker's window for unacknowledged QoS 1 deliveries).
+    pub inflight: u16,
+    pub username: Option<String>,
+    pub password: Option<String>,
+}
+
+impl ClientSettings {
+    pub fn new(url: impl Into<String>, client_id: impl Into<String>) -> ClientSettings {
+        ClientSettings { url: url.into(), client_id: client_id.into(), inflight: 1000, username: None, password: None }
+    }
+
+    /// rumqttc options for these settings.
+    pub fn options(&self, clean_session: bool) -> Result<MqttOptions, IngestError> {
+        let (host, port) = parse_mqtt_url(&self.url)?;
+        let mut o = MqttOptions::new(self.client_id.clone(), host, port);
+        o.set_keep_alive(Duration::from_secs(30));
+        o.set_clean_session(clean_session);
+        o.set_max_packet_size(crate::payload::MAX_PAYLOAD_BYTES + 1024, crate::payload::MAX_PAYLOAD_BYTES + 1024);
+        o.set_inflight(self.inflight.max(1));
+        if let (Some(u), Some(p)) = (&self.username, &self.password) {
+            o.set_credentials(u.clone(), p.clone());
+        }
+        Ok(o)
+    }
+}
+
+/// Parses `mqtt://host:port` / `tcp://host:port` / `host:port`.
+pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), IngestError> {
+    let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).unwrap_or(url);
+    let rest = rest.split(['?', '/']).next().unwrap_or(rest);
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| IngestError::Config(format!("--mqtt-url '{url}': '{p}' is not a port number")))?),
+        None => (rest, 1883),
+    };
+    if host.is_empty() {
+        return Err(IngestError::Config(format!("--mqtt-url '{url}': no host (expected mqtt://host:port)")));
+    }
+    Ok((host.trim_start_matches('[').trim_end_matches(']').to_string(), port))
+}
+
+/// Counters of the MQTT ingest loop.
+#[derive(Debug, Default)]
+pub struct MqttStats {
+    pub received: std::sync::atomic::AtomicU64,
+    pub acked: std::sync::atomic::AtomicU64,
+    pub connects: std::sync::atomic::AtomicU64,
+}
+
+/// Runs the MQTT ingest client until the task is dropped. Reconnects with back-off; the session is
+/// persistent (clean_session = false), so the broker keeps our subscription and unacknowledged
+/// messages while we are away.
+pub async fn run_ingest_client(settings: ClientSettings, ingestor: Arc<Ingestor>, stats: Arc<MqttStats>) -> Result<(), IngestError> {
+    let opts = settings.options(false)?;
+    let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
+    // Manual acks: the eventloop must not ack on receipt.
+    eventloop.mqtt_options.set_manual_acks(true);
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<(u64, Option<Publish>)>();
+    let acker = tokio::spawn(ack_in_order(client.clone(), ack_rx, stats.clone()));
+    let result = receive_loop(&client, &mut eventloop, &ingestor, ack_tx, &stats).await;
+    acker.abort();
+    result
+}
+
+async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, ingestor: &Arc<Ingestor>, ack_tx: mpsc::UnboundedSender<(u64, Option<Publish>)>, stats: &MqttStats) -> Result<(), IngestError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut seq: u64 = 0;
+    let mut backoff = Duration::from_millis(100);
+    loop {
+        match eventloop.poll().await {
+            Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                stats.connects.fetch_add(1, Relaxed);
+                backoff = Duration::from_millis(100);
+                tracing::info!(session_present = ack.session_present, "connected to MQTT broker");
+                if !ack.session_present {
+                    client.subscribe(TOPIC_FILTER, QoS::AtLeastOnce).await.map_err(|e| IngestError::Broker(e.to_string()))?;
+                }
+            }
+            Ok(Event::Incoming(Packet::Publish(p))) => {
+                stats.received.fetch_add(1, Relaxed);
+                seq += 1;
+                let my_seq = seq;
+                let receive = time::now();
+                let parsed = parse_message(&p.topic, &p.payload, receive);
+                let topic = p.topic.clone();
+                let tx = ack_tx.clone();
+                let payload = p.payload.clone();
+                let publish = p;
+                let done: crate::pipeline::Done = Box::new(move |res| {
+                    match res {
+                        Ok(_) => {
+                            let _ = tx.send((my_seq, Some(publish)));
+                        }
+                        // Not durable: never ack it; the broker redelivers it after a reconnect.
+                        Err(e) => {
+                            tracing::error!(error = %e, "message not stored; leaving it unacknowledged");
+                            let _ = tx.send((my_seq, None));
+                        }
+                    }
+                });
+                let ing = ingestor.clone();
+                tokio::task::block_in_place(|| ing.handle(&topic, parsed, &payload, done));
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(error = %e, retry_in_ms = backoff.as_millis() as u64, "MQTT connection error");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+/// Acknowledges in receive order (MQTT 3.1.1 §4.6), holding back acks that completed early.
+/// A `None` marks a message that failed: it is skipped (never acked).
+async fn ack_in_order(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<(u64, Option<Publish>)>, stats: Arc<MqttStats>) {
+    let mut next: u64 = 1;
+    let mut pending: BTreeMap<u64, Option<Publish>> = BTreeMap::new();
+    while let Some((seq, p)) = rx.recv().await {
+        pending.insert(seq, p);
+        while let Some(p) = pending.remove(&next) {
+            next += 1;
+            let Some(p) = p else { continue };
+            if client.ack(&p).await.is_err() {
+                return;
+            }
+            stats.acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mqtt_urls() {
+        assert_eq!(parse_mqtt_url("mqtt://localhost:1884").unwrap(), ("localhost".into(), 1884));
+        assert_eq!(parse_mqtt_url("tcp://127.0.0.1").unwrap(), ("127.0.0.1".into(), 1883));
+        assert_eq!(parse_mqtt_url("broker:1883?client_id=x").unwrap(), ("broker".into(), 1883));
+        assert!(parse_mqtt_url("mqtt://host:notaport").is_err());
+        assert!(parse_mqtt_url("mqtt://:1883").is_err());
+    }
+}

@@ -1,0 +1,413 @@
+//! REST handlers under `/api/`, the live stream and the OpenAPI spec. Every error is JSON
+//! `{"error": {"status": 404, "field": "asset", "message": "..."}}` naming the bad field.
+
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use doppel_ingest::payload::Rejected;
+use doppel_model::{ContextUpdate, Plant, time};
+use doppel_store::EventFilter;
+use futures_util::Stream;
+use serde::{Deserialize, Serialize};
+use serde_json::{Value, json};
+use tokio_stream::StreamExt;
+use tokio_stream::wrappers::BroadcastStream;
+use tokio_stream::wrappers::errors::BroadcastStreamRecvError;
+
+use crate::AppState;
+
+/// The OpenAPI document served at `/api/openapi.json`.
+pub const OPENAPI: &str = include_str!("openapi.json");
+
+/// Largest HTTP ingest body.
+pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
+
+/// Builds the router.
+pub fn app(state: Arc<AppState>) -> Router {
+    Router::new()
+        .route("/", get(index))
+        .route("/api/health", get(health))
+        .route("/api/openapi.json", get(openapi))
+        .route("/api/plant", get(plant_tree))
+        .route("/api/assets", get(list_assets))
+        .route("/api/assets/{asset}", get(asset_detail))
+        .route("/api/assets/{asset}/signals/{signal}/history", get(signal_history))
+        .route("/api/lines/{line}", get(line_detail))
+        .route("/api/lines/{line}/context", get(line_context).post(set_line_context))
+        .route("/api/alerts", get(alerts))
+        .route("/api/events", get(events))
+        .route("/api/ingest", post(ingest))
+        .route("/api/stream", get(stream))
+        .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .with_state(state)
+}
+
+/// A JSON error naming the offending field.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    field: Option<String>,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, field: impl Into<Option<String>>, message: impl Into<String>) -> ApiError {
+        ApiError { status, field: field.into(), message: message.into() }
+    }
+    fn bad(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, Some(field.to_string()), message)
+    }
+    fn not_found(field: &str, message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, Some(field.to_string()), message)
+    }
+    fn internal(message: impl std::fmt::Display) -> ApiError {
+        tracing::error!(error = %message, "internal error answering a request");
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, None, "internal error; see the server log")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let body = json!({"error": {"status": self.status.as_u16(), "field": self.field, "message": self.message}});
+        (self.status, Json(body)).into_response()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+async fn not_found() -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, None, "no such endpoint; see /api/openapi.json")
+}
+
+async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
+    Html(format!(
+        "<!doctype html><html><head><meta charset=utf-8><title>doppel</title></head><body>\
+         <h1>doppel</h1><p>{} — {} assets live.</p><ul>\
+         <li><a href=\"/api/assets\">/api/assets</a> — every asset with its live state</li>\
+         <li><a href=\"/api/plant\">/api/plant</a> — the plant hierarchy with health</li>\
+         <li><a href=\"/api/alerts\">/api/alerts</a> — open alerts</li>\
+         <li><a href=\"/api/stream\">/api/stream</a> — live stream (Server-Sent Events)</li>\
+         <li><a href=\"/api/openapi.json\">/api/openapi.json</a> — the API specification</li></ul></body></html>",
+        html_escape(&state.plant.enterprise),
+        state.plant.assets.len()
+    ))
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+}
+
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
+    use std::sync::atomic::Ordering::Relaxed;
+    let s = state.store.stats();
+    Json(json!({
+        "status": "ok",
+        "version": env!("CARGO_PKG_VERSION"),
+        "uptime_s": (time::now() - state.started_ns) as f64 / 1e9,
+        "assets": state.plant.assets.len(),
+        "store": {"samples_written": s.samples_written, "events_written": s.events_written, "series": s.series, "segments": s.segments, "group_commits": s.group_commits},
+        "mqtt": {"received": state.mqtt.received.load(Relaxed), "acknowledged": state.mqtt.acked.load(Relaxed), "connects": state.mqtt.connects.load(Relaxed)},
+    }))
+}
+
+fn asset_index(state: &AppState, id: &str) -> ApiResult<usize> {
+    state.plant.asset_position(id).ok_or_else(|| ApiError::not_found("asset", format!("unknown asset '{id}'")))
+}
+
+#[derive(Serialize)]
+struct AssetSummary<'a> {
+    id: &'a str,
+    name: &'a str,
+    #[serde(rename = "type")]
+    type_id: &'a str,
+    site: &'a str,
+    area: &'a str,
+    line: &'a str,
+    position: [f64; 3],
+    state: doppel_twin::OperatingState,
+    health: doppel_twin::Health,
+    last_seen: Option<i64>,
+    values: serde_json::Map<String, Value>,
+}
+
+async fn list_assets(State(state): State<Arc<AppState>>) -> Json<Vec<Value>> {
+    let twins = state.twins.lock();
+    let out = state
+        .plant
+        .assets
+        .iter()
+        .enumerate()
+        .filter_map(|(i, a)| {
+            let st = twins.asset_state(i)?;
+            let values = st.signals.iter().map(|s| (s.name.clone(), s.last_value.map_or(Value::Null, |v| json!(v)))).collect();
+            serde_json::to_value(AssetSummary {
+                id: &a.id,
+                name: &a.name,
+                type_id: &a.type_id,
+                site: &a.site,
+                area: &a.area,
+                line: &a.line,
+                position: a.position,
+                state: st.state,
+                health: st.health,
+                last_seen: st.last_seen,
+                values,
+            })
+            .ok()
+        })
+        .collect();
+    Json(out)
+}
+
+async fn asset_detail(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let i = asset_index(&state, &id)?;
+    let asset = &state.plant.assets[i];
+    let live = state.twins.lock().asset_state(i).ok_or_else(|| ApiError::internal("twin missing"))?;
+    let (context_id, context) = state.ingestor.context_at(&asset.line, i64::MAX);
+    Ok(Json(json!({
+        "asset": asset,
+        "live": live,
+        "context": {"context_id": context_id, "line": asset.line, "context": context},
+    })))
+}
+
+#[derive(Deserialize)]
+struct HistoryQuery {
+    start: Option<String>,
+    end: Option<String>,
+    buckets: Option<usize>,
+    raw: Option<bool>,
+}
+
+/// Parses a query timestamp: RFC 3339 or integer epoch milliseconds.
+fn parse_time(field: &str, v: &str) -> ApiResult<i64> {
+    if let Ok(ms) = v.parse::<i64>() {
+        return ms.checked_mul(time::NANOS_PER_MILLI).ok_or_else(|| ApiError::bad(field, format!("{v} ms is out of range")));
+    }
+    time::parse_rfc3339(v).ok_or_else(|| ApiError::bad(field, format!("'{v}' is not an RFC 3339 timestamp nor epoch milliseconds")))
+}
+
+async fn signal_history(State(state): State<Arc<AppState>>, Path((id, signal)): Path<(String, String)>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<Value>> {
+    let i = asset_index(&state, &id)?;
+    let asset = &state.plant.assets[i];
+    let si = asset.signal_index(&signal).ok_or_else(|| ApiError::not_found("signal", format!("asset '{id}' has no signal '{signal}'")))?;
+    let series = state.ingestor.catalog().series(i, si).ok_or_else(|| ApiError::internal("series not registered"))?;
+    let end = match &q.end {
+        Some(v) => parse_time("end", v)?,
+        None => time::now(),
+    };
+    let start = match &q.start {
+        Some(v) => parse_time("start", v)?,
+        None => end - 3600 * time::NANOS_PER_SEC,
+    };
+    if start >= end {
+        return Err(ApiError::bad("start", "start must be before end"));
+    }
+    let buckets = q.buckets.unwrap_or(500);
+    if buckets == 0 || buckets > 100_000 {
+        return Err(ApiError::bad("buckets", "must be between 1 and 100000"));
+    }
+    let store = state.store.clone();
+    let unit = asset.signals[si].unit.symbol;
+    if q.raw.unwrap_or(false) {
+        let points = tokio::task::spawn_blocking(move || store.query_raw(series, start, end)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+        if points.len() > 1_000_000 {
+            return Err(ApiError::bad("raw", format!("{} points in range; narrow the range or use buckets", points.len())));
+        }
+        return Ok(Json(json!({"asset": id, "signal": signal, "unit": unit, "start": start, "end": end, "points": points})));
+    }
+    let ds = tokio::task::spawn_blocking(move || store.query_downsampled(series, start, end, buckets)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let rows: Vec<Value> = ds.buckets.iter().map(|b| json!({"start": b.start, "min": b.min, "max": b.max, "mean": b.mean, "last": b.last, "count": b.count})).collect();
+    Ok(Json(json!({"asset": id, "signal": signal, "unit": unit, "start": start, "end": end, "step_ns": ds.step_ns, "buckets": rows})))
+}
+
+fn check_line(state: &AppState, line: &str) -> ApiResult<()> {
+    state.plant.line(line).map(|_| ()).ok_or_else(|| ApiError::not_found("line", format!("unknown line '{line}'")))
+}
+
+async fn line_detail(State(state): State<Arc<AppState>>, Path(line): Path<String>) -> ApiResult<Json<Value>> {
+    check_line(&state, &line)?;
+    let ls = state.twins.lock().line_state(&line).ok_or_else(|| ApiError::internal("line twin missing"))?;
+    Ok(Json(serde_json::to_value(ls).map_err(ApiError::internal)?))
+}
+
+#[derive(Deserialize)]
+struct AtQuery {
+    at: Option<String>,
+}
+
+async fn line_context(State(state): State<Arc<AppState>>, Path(line): Path<String>, Query(q): Query<AtQuery>) -> ApiResult<Json<Value>> {
+    check_line(&state, &line)?;
+    let at = match &q.at {
+        Some(v) => parse_time("at", v)?,
+        None => time::now(),
+    };
+    let (context_id, context) = state.ingestor.context_at(&line, at);
+    // Ambient conditions: the site's ambient asset's values in force at `at`.
+    let mut ambient = serde_json::Map::new();
+    let plant = &state.plant;
+    let site = plant.lines().find(|(_, _, l)| l.id == line).map(|(s, _, _)| s.clone());
+    if let Some(amb) = site.and_then(|s| s.ambient_asset).and_then(|a| plant.asset_position(&a)) {
+        for (si, sig) in plant.assets[amb].signals.iter().enumerate() {
+            let Some(series) = state.ingestor.catalog().series(amb, si) else { continue };
+            let store = state.store.clone();
+            let last = tokio::task::spawn_blocking(move || store.query_raw(series, at - 3600 * time::NANOS_PER_SEC, at.saturating_add(1)))
+                .await
+                .map_err(ApiError::internal)?
+                .map_err(ApiError::internal)?
+                .last()
+                .copied();
+            if let Some((ts, v)) = last {
+                ambient.insert(sig.name.clone(), json!({"value": v, "unit": sig.unit.symbol, "ts": ts}));
+            }
+        }
+    }
+    Ok(Json(json!({"line": line, "at": at, "context_id": context_id, "context": context, "ambient": ambient})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ContextBody {
+    ts: Option<Value>,
+    #[serde(flatten)]
+    update: ContextUpdate,
+}
+
+async fn set_line_context(State(state): State<Arc<AppState>>, Path(line): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    check_line(&state, &line)?;
+    let b: ContextBody = serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", format!("expected {{\"product\"|\"batch\"|\"work_order\"|\"mode\": string|null, \"ts\"?}}: {e}")))?;
+    if b.update.is_empty() {
+        return Err(ApiError::bad("body", "set at least one of product, batch, work_order, mode"));
+    }
+    let ts = match b.ts {
+        None => time::now(),
+        Some(Value::Number(n)) => n.as_i64().and_then(|ms| ms.checked_mul(time::NANOS_PER_MILLI)).ok_or_else(|| ApiError::bad("ts", "epoch milliseconds out of range"))?,
+        Some(Value::String(s)) => parse_time("ts", &s)?,
+        Some(_) => return Err(ApiError::bad("ts", "must be an RFC 3339 string or epoch milliseconds")),
+    };
+    let ing = state.ingestor.clone();
+    let l = line.clone();
+    tokio::task::spawn_blocking(move || ing.set_context("http", &l, ts, b.update)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let (context_id, context) = state.ingestor.context_at(&line, ts);
+    Ok(Json(json!({"line": line, "ts": ts, "context_id": context_id, "context": context})))
+}
+
+async fn alerts(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!(state.twins.lock().open_alerts()))
+}
+
+#[derive(Deserialize)]
+struct EventsQuery {
+    kind: Option<String>,
+    subject: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<usize>,
+}
+
+async fn events(State(state): State<Arc<AppState>>, Query(q): Query<EventsQuery>) -> ApiResult<Json<Value>> {
+    let filter = EventFilter {
+        start: q.start.as_deref().map(|v| parse_time("start", v)).transpose()?.unwrap_or(i64::MIN),
+        end: q.end.as_deref().map(|v| parse_time("end", v)).transpose()?.unwrap_or(i64::MAX),
+        kinds: q.kind.map(|k| k.split(',').map(str::to_string).collect()),
+        subject: q.subject,
+        limit: q.limit.unwrap_or(500).min(10_000),
+        latest_first: true,
+    };
+    let store = state.store.clone();
+    let evs = tokio::task::spawn_blocking(move || store.query_events(&filter)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let out: Vec<Value> = evs
+        .into_iter()
+        .map(|e| {
+            let payload = serde_json::from_str::<Value>(&e.payload).unwrap_or(Value::String(e.payload));
+            json!({"seq": e.seq, "ts": e.ts, "kind": e.kind, "subject": e.subject, "payload": payload})
+        })
+        .collect();
+    Ok(Json(json!(out)))
+}
+
+async fn ingest(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> ApiResult<Response> {
+    let now = time::now();
+    let (samples, rejected): (Vec<_>, Vec<Rejected>) = doppel_ingest::parse_bulk(&body, now).map_err(|e| ApiError::bad("body", e.to_string()))?;
+    if samples.is_empty() && rejected.is_empty() {
+        return Err(ApiError::bad("samples", "no samples"));
+    }
+    let ing = state.ingestor.clone();
+    let outcome = tokio::task::spawn_blocking(move || ing.ingest_blocking("http", &samples, rejected)).await.map_err(ApiError::internal)?.map_err(|e| {
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, None, format!("not stored (nothing was acknowledged): {e}"))
+    })?;
+    let status = if outcome.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    Ok((status, Json(outcome)).into_response())
+}
+
+#[derive(Deserialize)]
+struct StreamQuery {
+    /// Comma-separated event types to receive (default: all).
+    types: Option<String>,
+}
+
+async fn stream(State(state): State<Arc<AppState>>, Query(q): Query<StreamQuery>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
+    let types: Option<Vec<String>> = q.types.map(|t| t.split(',').map(|s| format!("\"type\":\"{}\"", s.trim())).collect());
+    let rx = state.live.subscribe();
+    let hello = tokio_stream::once(Ok(SseEvent::default().event("hello").data(json!({"assets": state.plant.assets.len()}).to_string())));
+    let live = BroadcastStream::new(rx).filter_map(move |m| match m {
+        Ok(text) => {
+            if let Some(types) = &types
+                && !types.iter().any(|t| text.contains(t.as_str()))
+            {
+                return None;
+            }
+            Some(Ok(SseEvent::default().data(text.as_ref())))
+        }
+        Err(BroadcastStreamRecvError::Lagged(n)) => Some(Ok(SseEvent::default().event("lagged").data(json!({"missed": n}).to_string()))),
+    });
+    Sse::new(hello.chain(live)).keep_alive(KeepAlive::default())
+}
+
+/// Tree of the plant with live health per node.
+async fn plant_tree(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let plant: &Plant = &state.plant;
+    let twins = state.twins.lock();
+    let sites: Vec<Value> = plant
+        .sites
+        .iter()
+        .map(|s| {
+            let areas: Vec<Value> = s
+                .areas
+                .iter()
+                .map(|a| {
+                    let lines: Vec<Value> = a
+                        .lines
+                        .iter()
+                        .map(|l| {
+                            let ls = twins.line_state(&l.id);
+                            let assets: Vec<Value> = l
+                                .assets
+                                .iter()
+                                .filter_map(|id| {
+                                    let i = plant.asset_position(id)?;
+                                    Some(json!({"id": id, "name": plant.assets[i].name, "type": plant.assets[i].type_id, "state": twins.operating_state(i), "health": twins.health(i)}))
+                                })
+                                .collect();
+                            json!({"id": l.id, "name": l.name, "health": ls.as_ref().map(|x| x.worst_health), "kpis": ls.as_ref().map(|x| &x.kpis), "context": ls.as_ref().map(|x| &x.context), "assets": assets})
+                        })
+                        .collect();
+                    json!({"id": a.id, "name": a.name, "lines": lines})
+                })
+                .collect();
+            json!({"id": s.id, "name": s.name, "timezone": s.timezone, "areas": areas})
+        })
+        .collect();
+    Json(json!({"enterprise": plant.enterprise, "sites": sites}))
+}

@@ -1,0 +1,145 @@
+//! # doppel-server
+//!
+//! The twin server: opens the store, starts the embedded MQTT broker (or connects to an external
+//! one), runs the ingest pipeline and the live twin runtime, and serves the REST API under `/api/`,
+//! the live stream (`/api/stream`, Server-Sent Events) and the OpenAPI spec (`/api/openapi.json`).
+//!
+//! Data flow: source → [`doppel_ingest::Ingestor`] → store (durable) → [`live`] task →
+//! [`doppel_twin::TwinRuntime`] → twin events (stored, and broadcast to the live stream).
+//! [`app`] builds the router from an [`AppState`] so tests can call it in-process.
+
+pub mod api;
+pub mod live;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use doppel_ingest::mqtt::{BrokerSettings, ClientSettings, EmbeddedBroker, MqttStats};
+use doppel_ingest::Ingestor;
+use doppel_model::{Plant, time};
+use doppel_store::{Store, StoreConfig};
+use doppel_twin::TwinRuntime;
+use parking_lot::Mutex;
+use tokio::sync::broadcast;
+
+pub use api::app;
+
+/// Errors of starting or running the server.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("store: {0}")]
+    Store(#[from] doppel_store::StoreError),
+    #[error("ingest: {0}")]
+    Ingest(#[from] doppel_ingest::IngestError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: SocketAddr, source: std::io::Error },
+    #[error("{0}")]
+    Config(String),
+}
+
+/// How the server receives MQTT.
+#[derive(Debug, Clone)]
+pub enum MqttMode {
+    /// Run the embedded broker on this address and ingest from it.
+    Embedded { listen: SocketAddr },
+    /// Connect to an external broker (`mqtt://host:port`).
+    External { url: String },
+    /// No MQTT (HTTP ingest only).
+    Disabled,
+}
+
+/// Everything `doppel serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub plant: Arc<Plant>,
+    pub data_dir: PathBuf,
+    pub http: SocketAddr,
+    pub mqtt: MqttMode,
+    /// MQTT client id of the ingest session (persistent session key on the broker).
+    pub mqtt_client_id: String,
+    /// Delete stored data older than this.
+    pub retention: Option<Duration>,
+}
+
+/// Shared state of the running server.
+pub struct AppState {
+    pub plant: Arc<Plant>,
+    pub store: Arc<Store>,
+    pub ingestor: Arc<Ingestor>,
+    pub twins: Mutex<TwinRuntime>,
+    /// JSON texts of live events (`{"type": ..., ...}`).
+    pub live: broadcast::Sender<Arc<str>>,
+    pub mqtt: Arc<MqttStats>,
+    pub started_ns: i64,
+}
+
+/// A running server; dropping it does not stop the tasks (they end with the runtime).
+pub struct Running {
+    pub state: Arc<AppState>,
+    pub http_addr: SocketAddr,
+    pub mqtt_addr: Option<SocketAddr>,
+}
+
+/// Opens the store and builds the state without any network (used by tests and `serve`).
+pub fn build_state(plant: Arc<Plant>, store: Arc<Store>) -> Result<(Arc<AppState>, tokio::sync::mpsc::UnboundedReceiver<doppel_ingest::Committed>), ServerError> {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let ingestor = Arc::new(Ingestor::new(plant.clone(), store.clone(), tx)?);
+    let now = time::now();
+    let mut twins = TwinRuntime::new(plant.clone(), now);
+    live::restore_twins(&mut twins, &ingestor)?;
+    let (live, _) = broadcast::channel(4096);
+    let state = Arc::new(AppState { plant, store, ingestor, twins: Mutex::new(twins), live, mqtt: Arc::new(MqttStats::default()), started_ns: now });
+    Ok((state, rx))
+}
+
+/// Starts everything: store, MQTT, twins, HTTP. Must run inside a multi-threaded tokio runtime.
+pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
+    let store_dir = config.data_dir.join("store");
+    let store = tokio::task::spawn_blocking(move || Store::open(StoreConfig::new(store_dir).with_retention(config.retention)))
+        .await
+        .map_err(|e| ServerError::Config(e.to_string()))??;
+    let store = Arc::new(store);
+    let (state, committed) = build_state(config.plant.clone(), store)?;
+    tokio::spawn(live::run_twins(state.clone(), committed));
+    tokio::spawn(live::run_ticks(state.clone()));
+
+    let mqtt_addr = match &config.mqtt {
+        MqttMode::Embedded { listen } => {
+            let settings = BrokerSettings { listen: *listen, ..Default::default() };
+            let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start(&settings)).await.map_err(|e| ServerError::Config(e.to_string()))??;
+            let url = format!("mqtt://{}", broker.addr);
+            spawn_mqtt_client(&state, ClientSettings::new(url, config.mqtt_client_id.clone()));
+            Some(broker.addr)
+        }
+        MqttMode::External { url } => {
+            doppel_ingest::mqtt::parse_mqtt_url(url)?;
+            spawn_mqtt_client(&state, ClientSettings::new(url.clone(), config.mqtt_client_id.clone()));
+            None
+        }
+        MqttMode::Disabled => None,
+    };
+
+    let listener = tokio::net::TcpListener::bind(config.http).await.map_err(|source| ServerError::Listen { addr: config.http, source })?;
+    let http_addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.http, source })?;
+    let router = app(state.clone());
+    tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    });
+    tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, assets = state.plant.assets.len(), "doppel server running");
+    Ok(Running { state, http_addr, mqtt_addr })
+}
+
+fn spawn_mqtt_client(state: &Arc<AppState>, settings: ClientSettings) {
+    let ingestor = state.ingestor.clone();
+    let stats = state.mqtt.clone();
+    tokio::spawn(async move {
+        if let Err(e) = doppel_ingest::mqtt::run_ingest_client(settings, ingestor, stats).await {
+            tracing::error!(error = %e, "MQTT ingest stopped");
+        }
+    });
+}

@@ -1,0 +1,157 @@
+//! The live side: committed data → twins → twin events (stored durably and broadcast).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use doppel_ingest::{Committed, Ingestor};
+use doppel_model::{LineContext, time};
+use doppel_store::NewEvent;
+use doppel_twin::{TwinEvent, TwinRuntime};
+use serde::Serialize;
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use crate::{AppState, ServerError};
+
+/// Most sample values carried by one live `values` event.
+const MAX_VALUES_PER_EVENT: usize = 2000;
+
+/// Seeds the twins with the latest stored value of every signal, so a restart does not start blank.
+pub fn restore_twins(twins: &mut TwinRuntime, ingestor: &Ingestor) -> Result<(), ServerError> {
+    let plant = ingestor.plant().clone();
+    for (ai, asset) in plant.assets.iter().enumerate() {
+        for si in 0..asset.signals.len() {
+            let Some(series) = ingestor.catalog().series(ai, si) else { continue };
+            if let Some((ts, value)) = ingestor.store().latest(series)? {
+                let (_, ctx) = ingestor.context_at(&asset.line, ts);
+                let _ = twins.apply(ai, si, ts, value, &ctx);
+            }
+        }
+    }
+    for (_, _, line) in plant.lines() {
+        if let Some(ctx) = ingestor_current(ingestor, &line.id) {
+            let _ = twins.set_line_context(&line.id, ctx.0, ctx.1);
+        }
+    }
+    Ok(())
+}
+
+fn ingestor_current(ingestor: &Ingestor, line: &str) -> Option<(i64, LineContext)> {
+    let e = ingestor.store().last_event_before(doppel_ingest::context::CONTEXT_EVENT, line, i64::MAX)?;
+    let rec: doppel_ingest::context::ContextRecord = serde_json::from_str(&e.payload).ok()?;
+    Some((e.ts, rec.context))
+}
+
+#[derive(Serialize)]
+struct LiveValue<'a> {
+    asset: &'a str,
+    signal: &'a str,
+    ts: i64,
+    value: f64,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "values")]
+struct LiveValues<'a> {
+    /// Wall-clock time the values became durable and were applied (ns).
+    committed: i64,
+    values: Vec<LiveValue<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "context")]
+struct LiveContext<'a> {
+    line: &'a str,
+    ts: i64,
+    context_id: u32,
+    context: &'a LineContext,
+}
+
+/// Applies committed data to the twins, stores the resulting twin events and broadcasts everything.
+pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed>) {
+    let mut contexts: HashMap<u32, LineContext> = HashMap::new();
+    let mut batch = Vec::new();
+    while rx.recv_many(&mut batch, 256).await > 0 {
+        let mut events: Vec<TwinEvent> = Vec::new();
+        let mut live: Vec<String> = Vec::new();
+        {
+            let plant = state.plant.clone();
+            let mut twins = state.twins.lock();
+            let mut values = Vec::new();
+            for c in batch.drain(..) {
+                match c {
+                    Committed::Samples(samples) => {
+                        for cs in samples {
+                            let s = cs.sample;
+                            let ctx = contexts
+                                .entry(cs.context_id)
+                                .or_insert_with(|| state.ingestor.context_by_id(cs.context_id).map(|(_, c)| c).unwrap_or_default());
+                            events.extend(twins.apply(s.asset as usize, s.signal as usize, s.ts_ns, s.value, ctx));
+                            if values.len() < MAX_VALUES_PER_EVENT {
+                                let asset = &plant.assets[s.asset as usize];
+                                values.push((s.asset, s.signal, s.ts_ns, s.value));
+                                let _ = asset;
+                            }
+                        }
+                    }
+                    Committed::Context { line, ts_ns, context_id, context } => {
+                        events.extend(twins.set_line_context(&line, ts_ns, context.clone()));
+                        if let Ok(j) = serde_json::to_string(&LiveContext { line: &line, ts: ts_ns, context_id, context: &context }) {
+                            live.push(j);
+                        }
+                        contexts.insert(context_id, context);
+                    }
+                }
+            }
+            drop(twins);
+            if !values.is_empty() {
+                let msg = LiveValues {
+                    committed: time::now(),
+                    values: values
+                        .iter()
+                        .map(|&(a, s, ts, value)| {
+                            let asset = &plant.assets[a as usize];
+                            LiveValue { asset: &asset.id, signal: &asset.signals[s as usize].name, ts, value }
+                        })
+                        .collect(),
+                };
+                if let Ok(j) = serde_json::to_string(&msg) {
+                    live.push(j);
+                }
+            }
+        }
+        publish_events(&state, events, live).await;
+    }
+}
+
+/// Periodic housekeeping: staleness and time accounting.
+pub async fn run_ticks(state: Arc<AppState>) {
+    let mut every = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        every.tick().await;
+        let events = state.twins.lock().tick(time::now());
+        publish_events(&state, events, Vec::new()).await;
+    }
+}
+
+async fn publish_events(state: &Arc<AppState>, events: Vec<TwinEvent>, mut live: Vec<String>) {
+    if !events.is_empty() {
+        let mut stored = Vec::with_capacity(events.len());
+        for e in &events {
+            if let Ok(j) = serde_json::to_string(e) {
+                stored.push(NewEvent { ts: e.ts(), kind: e.kind().to_string(), subject: e.subject().to_string(), payload: j.clone() });
+                live.push(j);
+            }
+        }
+        let store = state.store.clone();
+        match tokio::task::spawn_blocking(move || store.append_events(stored)).await {
+            Ok(Ok(_)) => {}
+            Ok(Err(e)) => tracing::error!(error = %e, "could not store twin events"),
+            Err(e) => tracing::error!(error = %e, "event writer panicked"),
+        }
+    }
+    for j in live {
+        // No receivers is fine; slow receivers lag (they are told) and never slow ingestion.
+        let _ = state.live.send(Arc::from(j));
+    }
+}

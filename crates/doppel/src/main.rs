@@ -1,0 +1,233 @@
+//! `doppel`: command-line glue over the library crates. `main` only parses and dispatches.
+
+mod bench;
+mod query;
+mod simrun;
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::{Context, Result, bail};
+use clap::{Args, Parser, Subcommand};
+use doppel_model::Plant;
+use doppel_server::{MqttMode, ServerConfig};
+
+/// The example plant shipped with doppel (used when no --plant is given).
+pub const EXAMPLE_PLANT: &str = include_str!("../../../plants/example.toml");
+
+#[derive(Parser)]
+#[command(name = "doppel", version, about = "doppel — a digital twin for manufacturing", long_about = "doppel — a digital twin for manufacturing.\n\nIt ingests sensor data (MQTT, HTTP), puts it in context (plant model, units, product, batch), stores it durably, keeps a live twin of every asset (envelopes, alerts, operating state, OEE) and serves it over a REST API and a live stream.\n\nQuick start: `doppel demo` runs a simulated factory with everything embedded; open the printed URL.")]
+struct Cli {
+    /// Log filter (tracing env-filter syntax), e.g. "info" or "doppel_ingest=debug".
+    #[arg(long, global = true, env = "DOPPEL_LOG", default_value = "info")]
+    log: String,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the demo: embedded MQTT broker + store + simulated plant + API server, on one machine.
+    Demo(DemoArgs),
+    /// Run the twin server for a plant: store, MQTT ingest (embedded broker or external), API.
+    Serve(ServeArgs),
+    /// Simulate a plant and publish its data over MQTT (and write the ground-truth log).
+    Sim(simrun::SimArgs),
+    /// Validate a plant file and print a summary, or every error with file, line and field.
+    Check(CheckArgs),
+    /// Read stored data from a data directory (the server must not be running on it).
+    Query(query::QueryArgs),
+    /// Benchmarks (store ingest vs PostgreSQL COPY, history query, MQTT end-to-end path).
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Args, Clone)]
+struct ServerArgs {
+    /// HTTP port of the API.
+    #[arg(long, default_value_t = 8080)]
+    port: u16,
+    /// Address to listen on (HTTP and the embedded MQTT broker). The API has no authentication
+    /// yet, so only loopback is allowed unless --allow-remote is given.
+    #[arg(long, default_value = "127.0.0.1")]
+    listen: IpAddr,
+    /// Allow listening on a non-loopback address although the API is not authenticated.
+    #[arg(long)]
+    allow_remote: bool,
+    /// Where the store (WAL, Parquet segments) lives.
+    #[arg(long, default_value = "doppel-data")]
+    data_dir: PathBuf,
+    /// Port of the embedded MQTT broker (default 1883, or a free port if 1883 is taken).
+    #[arg(long, conflicts_with_all = ["mqtt_url", "no_mqtt"])]
+    mqtt_port: Option<u16>,
+    /// Connect to this external MQTT broker instead of running the embedded one (mqtt://host:port).
+    #[arg(long, conflicts_with = "no_mqtt")]
+    mqtt_url: Option<String>,
+    /// Do not ingest over MQTT (HTTP ingest only).
+    #[arg(long)]
+    no_mqtt: bool,
+    /// MQTT client id of the ingest session (the broker keeps a persistent session under it).
+    #[arg(long, default_value = "doppel-ingest")]
+    mqtt_client_id: String,
+    /// Delete stored data older than this many days.
+    #[arg(long)]
+    retention_days: Option<u64>,
+}
+
+#[derive(Args)]
+struct DemoArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Plant file to simulate (default: the bundled example plant, plants/example.toml).
+    #[arg(long)]
+    plant: Option<PathBuf>,
+    /// Random seed of the simulator (same seed, same plant history).
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Simulated seconds per real second.
+    #[arg(long, default_value_t = 1.0)]
+    speed: f64,
+    /// Time scale of degradation (1 = realistic months to failure; the demo default makes
+    /// faults develop within tens of minutes).
+    #[arg(long, default_value_t = 2000.0)]
+    wear_acceleration: f64,
+    /// Ground-truth log (JSON lines of fault onsets, failures, repairs, mode changes).
+    #[arg(long)]
+    truth_log: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    server: ServerArgs,
+    /// Plant file (TOML).
+    #[arg(long)]
+    plant: PathBuf,
+}
+
+#[derive(Args)]
+struct CheckArgs {
+    /// Plant file to validate.
+    plant: PathBuf,
+}
+
+fn main() -> Result<()> {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(&cli.log).context("--log is not a valid filter")?)
+        .with_writer(std::io::stderr)
+        .init();
+    match cli.command {
+        Command::Check(a) => check(&a),
+        Command::Query(a) => query::run(a),
+        Command::Bench(a) => bench::run(a),
+        Command::Sim(a) => runtime()?.block_on(simrun::run(a)),
+        Command::Serve(a) => runtime()?.block_on(serve(a)),
+        Command::Demo(a) => runtime()?.block_on(demo(a)),
+    }
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+/// Loads a plant file, or the bundled example.
+pub fn load_plant(path: Option<&PathBuf>) -> Result<Arc<Plant>> {
+    let plant = match path {
+        Some(p) => Plant::load(p)?,
+        None => Plant::parse(EXAMPLE_PLANT, "plants/example.toml (bundled)")?,
+    };
+    Ok(Arc::new(plant))
+}
+
+fn check(a: &CheckArgs) -> Result<()> {
+    match Plant::load(&a.plant) {
+        Ok(p) => {
+            let lines = p.lines().count();
+            println!("{}: ok — enterprise '{}', {} site(s), {} line(s), {} asset type(s), {} assets, {} signals", a.plant.display(), p.enterprise, p.sites.len(), lines, p.asset_types.len(), p.assets.len(), p.assets.iter().map(|x| x.signals.len()).sum::<usize>());
+            Ok(())
+        }
+        Err(e) => {
+            eprintln!("{e}");
+            std::process::exit(1);
+        }
+    }
+}
+
+fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
+    if !a.listen.is_loopback() && !a.allow_remote {
+        bail!("refusing to listen on {} without authentication: the API and broker are open. Use --listen 127.0.0.1, or --allow-remote if this network is trusted", a.listen);
+    }
+    let mqtt = if a.no_mqtt {
+        MqttMode::Disabled
+    } else if let Some(url) = &a.mqtt_url {
+        MqttMode::External { url: url.clone() }
+    } else {
+        let port = match a.mqtt_port {
+            Some(p) => p,
+            None => free_port_or(a.listen, 1883)?,
+        };
+        MqttMode::Embedded { listen: SocketAddr::new(a.listen, port) }
+    };
+    Ok(ServerConfig {
+        plant,
+        data_dir: a.data_dir.clone(),
+        http: SocketAddr::new(a.listen, a.port),
+        mqtt,
+        mqtt_client_id: a.mqtt_client_id.clone(),
+        retention: a.retention_days.map(|d| std::time::Duration::from_secs(d * 86_400)),
+    })
+}
+
+/// `preferred` if it is free, else a free port chosen by the OS.
+fn free_port_or(ip: IpAddr, preferred: u16) -> Result<u16> {
+    if std::net::TcpListener::bind((ip, preferred)).is_ok() {
+        return Ok(preferred);
+    }
+    let l = std::net::TcpListener::bind((ip, 0)).context("no free port for the embedded MQTT broker")?;
+    Ok(l.local_addr()?.port())
+}
+
+async fn serve(a: ServeArgs) -> Result<()> {
+    let plant = load_plant(Some(&a.plant))?;
+    let running = doppel_server::start(server_config(plant, &a.server)?).await?;
+    announce(&running);
+    shutdown_signal().await;
+    Ok(())
+}
+
+async fn demo(a: DemoArgs) -> Result<()> {
+    let plant = load_plant(a.plant.as_ref())?;
+    let running = doppel_server::start(server_config(plant.clone(), &a.server)?).await?;
+    announce(&running);
+    let mqtt = running.mqtt_addr.context("the demo needs the embedded MQTT broker")?;
+    let sim = simrun::SimArgs {
+        plant: a.plant.clone(),
+        mqtt_url: format!("mqtt://{mqtt}"),
+        seed: a.seed,
+        speed: a.speed,
+        duration: None,
+        wear_acceleration: a.wear_acceleration,
+        truth_log: Some(a.truth_log.clone().unwrap_or_else(|| a.server.data_dir.join("ground-truth.jsonl"))),
+        client_id: "doppel-sim".into(),
+        start: None,
+        progress: false,
+    };
+    tokio::select! {
+        r = simrun::run(sim) => r?,
+        _ = shutdown_signal() => {}
+    }
+    Ok(())
+}
+
+fn announce(r: &doppel_server::Running) {
+    println!("doppel is running: http://{}/  (API: http://{}/api/assets, spec: /api/openapi.json, live: /api/stream)", r.http_addr, r.http_addr);
+    if let Some(m) = r.mqtt_addr {
+        println!("embedded MQTT broker: mqtt://{m}  (topics: doppel/v1/data/<asset>, doppel/v1/context/<line>; see docs/mqtt.md)");
+    }
+}
+
+async fn shutdown_signal() {
+    let _ = tokio::signal::ctrl_c().await;
+    tracing::info!("shutting down");
+}
