@@ -157,16 +157,18 @@ pub struct MqttStats {
     pub received: std::sync::atomic::AtomicU64,
     pub acked: std::sync::atomic::AtomicU64,
     pub connects: std::sync::atomic::AtomicU64,
+    /// Set once the broker confirmed our subscription (or resumed our session).
+    pub subscribed: std::sync::atomic::AtomicBool,
 }
 
 /// Runs the MQTT ingest client until the task is dropped. Reconnects with back-off; the session is
 /// persistent (clean_session = false), so the broker keeps our subscription and unacknowledged
 /// messages while we are away.
 pub async fn run_ingest_client(settings: ClientSettings, ingestor: Arc<Ingestor>, stats: Arc<MqttStats>) -> Result<(), IngestError> {
-    let opts = settings.options(false)?;
+    let mut opts = settings.options(false)?;
+    // Manual acks: the client must not ack on receipt, only after the store commit.
+    opts.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
-    // Manual acks: the eventloop must not ack on receipt.
-    eventloop.mqtt_options.set_manual_acks(true);
     let (ack_tx, ack_rx) = mpsc::unbounded_channel::<(u64, Option<Publish>)>();
     let acker = tokio::spawn(ack_in_order(client.clone(), ack_rx, stats.clone()));
     let result = receive_loop(&client, &mut eventloop, &ingestor, ack_tx, &stats).await;
@@ -184,10 +186,13 @@ async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, ingestor:
                 stats.connects.fetch_add(1, Relaxed);
                 backoff = Duration::from_millis(100);
                 tracing::info!(session_present = ack.session_present, "connected to MQTT broker");
-                if !ack.session_present {
+                if ack.session_present {
+                    stats.subscribed.store(true, Relaxed);
+                } else {
                     client.subscribe(TOPIC_FILTER, QoS::AtLeastOnce).await.map_err(|e| IngestError::Broker(e.to_string()))?;
                 }
             }
+            Ok(Event::Incoming(Packet::SubAck(_))) => stats.subscribed.store(true, Relaxed),
             Ok(Event::Incoming(Packet::Publish(p))) => {
                 stats.received.fetch_add(1, Relaxed);
                 seq += 1;

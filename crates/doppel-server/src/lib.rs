@@ -96,6 +96,9 @@ pub fn build_state(plant: Arc<Plant>, store: Arc<Store>) -> Result<(Arc<AppState
 
 /// Starts everything: store, MQTT, twins, HTTP. Must run inside a multi-threaded tokio runtime.
 pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
+    // Bind first: a taken port should fail before anything else starts.
+    let listener = tokio::net::TcpListener::bind(config.http).await.map_err(|source| ServerError::Listen { addr: config.http, source })?;
+    let http_addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.http, source })?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
     let store_dir = config.data_dir.join("store");
     let store = tokio::task::spawn_blocking(move || Store::open(StoreConfig::new(store_dir).with_retention(config.retention)))
@@ -121,9 +124,17 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         }
         MqttMode::Disabled => None,
     };
+    if !matches!(config.mqtt, MqttMode::Disabled) {
+        // Publishers started right after us must not race our subscription.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !state.mqtt.subscribed.load(std::sync::atomic::Ordering::Relaxed) && std::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        if !state.mqtt.subscribed.load(std::sync::atomic::Ordering::Relaxed) {
+            tracing::warn!("MQTT subscription not confirmed yet; continuing (the client keeps retrying)");
+        }
+    }
 
-    let listener = tokio::net::TcpListener::bind(config.http).await.map_err(|source| ServerError::Listen { addr: config.http, source })?;
-    let http_addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.http, source })?;
     let router = app(state.clone());
     tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
