@@ -26,10 +26,13 @@ pub struct ResolvedSample {
     pub value: f64,
 }
 
+/// Index of an asset and its signals by name: (asset index, signal name → (signal index, series)).
+type AssetEntry = (u32, HashMap<String, (u32, SeriesId)>);
+
 /// Asset/signal → series mapping for one plant.
 pub struct Catalog {
     plant: Arc<Plant>,
-    assets: HashMap<String, (u32, HashMap<String, (u32, SeriesId)>)>,
+    assets: HashMap<String, AssetEntry>,
     series: Vec<Vec<SeriesId>>,
 }
 

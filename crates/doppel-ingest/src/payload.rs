@@ -104,14 +104,6 @@ struct SampleItem<'a> {
 }
 
 #[derive(Deserialize)]
-#[serde(untagged)]
-enum SignalPayload<'a> {
-    Number(f64),
-    #[serde(borrow)]
-    Object(SignalObject<'a>),
-}
-
-#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct SignalObject<'a> {
     #[serde(borrow)]
@@ -129,11 +121,34 @@ fn nullable<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<f64>
 }
 
 #[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct ContextPayload<'a> {
     #[serde(borrow)]
     ts: Option<Ts<'a>>,
-    #[serde(flatten)]
-    update: ContextUpdate,
+    #[serde(default, deserialize_with = "present_string")]
+    product: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_string")]
+    batch: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_string")]
+    work_order: Option<Option<String>>,
+    #[serde(default, deserialize_with = "present_string")]
+    mode: Option<Option<String>>,
+}
+
+fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(Some)
+}
+
+/// Parses a context body `{"ts"?, "product"?, "batch"?, "work_order"?, "mode"?}` (MQTT and HTTP):
+/// an absent field keeps its value, `null` clears it; unknown fields are an error.
+pub fn parse_context_body(payload: &[u8], receive_ns: i64) -> Result<(i64, ContextUpdate), PayloadError> {
+    let p: ContextPayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json { topic_kind: "a context message", message: e.to_string() })?;
+    let ts_ns = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field { field: r.field, reason: r.reason })?;
+    let update = ContextUpdate { product: p.product, batch: p.batch, work_order: p.work_order, mode: p.mode };
+    if update.is_empty() {
+        return Err(PayloadError::Field { field: "product|batch|work_order|mode".into(), reason: "a context message must set at least one of these".into() });
+    }
+    Ok((ts_ns, update))
 }
 
 /// Where a topic points.
@@ -167,12 +182,8 @@ pub fn parse_message(topic: &str, payload: &[u8], receive_ns: i64) -> Result<Par
         Topic::Asset { asset } => parse_asset_payload(asset, payload, receive_ns),
         Topic::Signal { asset, signal } => parse_signal_payload(asset, signal, payload, receive_ns),
         Topic::Context { line } => {
-            let p: ContextPayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json { topic_kind: "a context message", message: e.to_string() })?;
-            let ts_ns = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field { field: r.field, reason: r.reason })?;
-            if p.update.is_empty() {
-                return Err(PayloadError::Field { field: "product|batch|work_order|mode".into(), reason: "a context message must set at least one of these".into() });
-            }
-            Ok(Parsed::Context { line: line.to_string(), ts_ns, update: p.update })
+            let (ts_ns, update) = parse_context_body(payload, receive_ns)?;
+            Ok(Parsed::Context { line: line.to_string(), ts_ns, update })
         }
     }
 }
@@ -221,11 +232,16 @@ pub fn parse_asset_payload(asset: &str, payload: &[u8], receive_ns: i64) -> Resu
 }
 
 fn parse_signal_payload(asset: &str, signal: &str, payload: &[u8], receive_ns: i64) -> Result<Parsed, PayloadError> {
-    let p: SignalPayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json { topic_kind: "a signal message", message: e.to_string() })?;
+    let json_err = |e: serde_json::Error| PayloadError::Json { topic_kind: "a signal message (a number or an object)", message: e.to_string() };
     let mk = |ts_ns, value, unit: Option<&str>| RawSample { asset: asset.to_string(), signal: signal.to_string(), ts_ns, value, unit: unit.map(str::to_string) };
-    match p {
-        SignalPayload::Number(v) => Ok(Parsed::Samples { samples: vec![mk(receive_ns, Some(v), None)], rejected: vec![] }),
-        SignalPayload::Object(o) => match (o.value, o.samples) {
+    let first = payload.iter().find(|b| !b.is_ascii_whitespace()).copied();
+    if first != Some(b'{') {
+        let v: f64 = serde_json::from_slice(payload).map_err(json_err)?;
+        return Ok(Parsed::Samples { samples: vec![mk(receive_ns, Some(v), None)], rejected: vec![] });
+    }
+    let o: SignalObject<'_> = serde_json::from_slice(payload).map_err(json_err)?;
+    {
+        match (o.value, o.samples) {
             (Some(value), None) => {
                 let ts = ts_to_ns(o.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field { field: r.field, reason: r.reason })?;
                 Ok(Parsed::Samples { samples: vec![mk(ts, value, o.unit)], rejected: vec![] })
@@ -248,7 +264,7 @@ fn parse_signal_payload(asset: &str, signal: &str, payload: &[u8], receive_ns: i
                 Ok(Parsed::Samples { samples, rejected })
             }
             _ => Err(PayloadError::Field { field: "value|samples".into(), reason: "a signal message needs exactly one of `value` or `samples`".into() }),
-        },
+        }
     }
 }
 

@@ -11,7 +11,7 @@ use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use doppel_ingest::payload::Rejected;
-use doppel_model::{ContextUpdate, Plant, time};
+use doppel_model::{Plant, time};
 use doppel_store::EventFilter;
 use futures_util::Stream;
 use serde::{Deserialize, Serialize};
@@ -276,29 +276,15 @@ async fn line_context(State(state): State<Arc<AppState>>, Path(line): Path<Strin
     Ok(Json(json!({"line": line, "at": at, "context_id": context_id, "context": context, "ambient": ambient})))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ContextBody {
-    ts: Option<Value>,
-    #[serde(flatten)]
-    update: ContextUpdate,
-}
-
 async fn set_line_context(State(state): State<Arc<AppState>>, Path(line): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
     check_line(&state, &line)?;
-    let b: ContextBody = serde_json::from_slice(&body).map_err(|e| ApiError::bad("body", format!("expected {{\"product\"|\"batch\"|\"work_order\"|\"mode\": string|null, \"ts\"?}}: {e}")))?;
-    if b.update.is_empty() {
-        return Err(ApiError::bad("body", "set at least one of product, batch, work_order, mode"));
-    }
-    let ts = match b.ts {
-        None => time::now(),
-        Some(Value::Number(n)) => n.as_i64().and_then(|ms| ms.checked_mul(time::NANOS_PER_MILLI)).ok_or_else(|| ApiError::bad("ts", "epoch milliseconds out of range"))?,
-        Some(Value::String(s)) => parse_time("ts", &s)?,
-        Some(_) => return Err(ApiError::bad("ts", "must be an RFC 3339 string or epoch milliseconds")),
-    };
+    let (ts, update) = doppel_ingest::payload::parse_context_body(&body, time::now()).map_err(|e| match e {
+        doppel_ingest::payload::PayloadError::Field { field, reason } => ApiError::bad(&field, reason),
+        other => ApiError::bad("body", other.to_string()),
+    })?;
     let ing = state.ingestor.clone();
     let l = line.clone();
-    tokio::task::spawn_blocking(move || ing.set_context("http", &l, ts, b.update)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || ing.set_context("http", &l, ts, update)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
     let (context_id, context) = state.ingestor.context_at(&line, ts);
     Ok(Json(json!({"line": line, "ts": ts, "context_id": context_id, "context": context})))
 }
