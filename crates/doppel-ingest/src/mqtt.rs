@@ -21,7 +21,7 @@ use rumqttc::{AsyncClient, Event, EventLoop, MqttOptions, Packet, Publish, QoS};
 use tokio::sync::mpsc;
 
 use crate::IngestError;
-use crate::payload::{TOPIC_FILTER, parse_message};
+use crate::payload::TOPIC_FILTER;
 use crate::pipeline::Ingestor;
 
 /// A running embedded MQTT broker.
@@ -161,29 +161,63 @@ pub struct MqttStats {
     pub subscribed: std::sync::atomic::AtomicBool,
 }
 
+/// Most messages handled as one batch (one store write, one fsync shared with other writers).
+const MAX_BATCH_MESSAGES: usize = 4096;
+/// Most payload bytes in one batch.
+const MAX_BATCH_BYTES: usize = 16 * 1024 * 1024;
+
+/// A received message, tagged with the connection it arrived on (acks are only valid there).
+struct Received {
+    epoch: u64,
+    publish: Publish,
+}
+
+/// A batch that finished: acknowledge its messages (in order) if it is durable. `parts` are runs
+/// of messages that arrived on one connection (`epoch`), as (QoS, packet id).
+struct Finished {
+    batch: u64,
+    durable: bool,
+    parts: Vec<(u64, Vec<(QoS, u16)>)>,
+}
+
 /// Runs the MQTT ingest client until the task is dropped. Reconnects with back-off; the session is
 /// persistent (clean_session = false), so the broker keeps our subscription and unacknowledged
 /// messages while we are away.
+///
+/// Pipeline: the receive loop only hands messages to a processing thread, which takes whatever has
+/// arrived as one batch ([`Ingestor::handle_batch`]); when the batch is durable its messages are
+/// acknowledged, batches in receive order and only on the connection they arrived on (after a
+/// reconnect the broker redelivers what was not acknowledged; storing it again is idempotent).
 pub async fn run_ingest_client(settings: ClientSettings, ingestor: Arc<Ingestor>, stats: Arc<MqttStats>) -> Result<(), IngestError> {
     let mut opts = settings.options(false)?;
     // Manual acks: the client must not ack on receipt, only after the store commit.
     opts.set_manual_acks(true);
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
-    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<(u64, Option<Publish>)>();
-    let acker = tokio::spawn(ack_in_order(client.clone(), ack_rx, stats.clone()));
-    let result = receive_loop(&client, &mut eventloop, &ingestor, ack_tx, &stats).await;
+    let epoch = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let (ack_tx, ack_rx) = mpsc::unbounded_channel::<Finished>();
+    let (work_tx, work_rx) = std::sync::mpsc::channel::<Received>();
+    let processor = {
+        let ingestor = ingestor.clone();
+        std::thread::Builder::new()
+            .name("mqtt-ingest".into())
+            .spawn(move || process_batches(work_rx, ingestor, ack_tx))
+            .map_err(|e| IngestError::Internal(e.to_string()))?
+    };
+    let acker = tokio::spawn(ack_in_order(client.clone(), ack_rx, epoch.clone(), stats.clone()));
+    let result = receive_loop(&client, &mut eventloop, work_tx, &epoch, &stats).await;
     acker.abort();
+    let _ = processor.join();
     result
 }
 
-async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, ingestor: &Arc<Ingestor>, ack_tx: mpsc::UnboundedSender<(u64, Option<Publish>)>, stats: &MqttStats) -> Result<(), IngestError> {
+async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, work: std::sync::mpsc::Sender<Received>, epoch: &std::sync::atomic::AtomicU64, stats: &MqttStats) -> Result<(), IngestError> {
     use std::sync::atomic::Ordering::Relaxed;
-    let mut seq: u64 = 0;
     let mut backoff = Duration::from_millis(100);
     loop {
         match eventloop.poll().await {
             Ok(Event::Incoming(Packet::ConnAck(ack))) => {
                 stats.connects.fetch_add(1, Relaxed);
+                epoch.fetch_add(1, Relaxed);
                 backoff = Duration::from_millis(100);
                 tracing::info!(session_present = ack.session_present, "connected to MQTT broker");
                 if ack.session_present {
@@ -193,30 +227,11 @@ async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, ingestor:
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => stats.subscribed.store(true, Relaxed),
-            Ok(Event::Incoming(Packet::Publish(p))) => {
+            Ok(Event::Incoming(Packet::Publish(publish))) => {
                 stats.received.fetch_add(1, Relaxed);
-                seq += 1;
-                let my_seq = seq;
-                let receive = time::now();
-                let parsed = parse_message(&p.topic, &p.payload, receive);
-                let topic = p.topic.clone();
-                let tx = ack_tx.clone();
-                let payload = p.payload.clone();
-                let publish = p;
-                let done: crate::pipeline::Done = Box::new(move |res| {
-                    match res {
-                        Ok(_) => {
-                            let _ = tx.send((my_seq, Some(publish)));
-                        }
-                        // Not durable: never ack it; the broker redelivers it after a reconnect.
-                        Err(e) => {
-                            tracing::error!(error = %e, "message not stored; leaving it unacknowledged");
-                            let _ = tx.send((my_seq, None));
-                        }
-                    }
-                });
-                let ing = ingestor.clone();
-                tokio::task::block_in_place(|| ing.handle(&topic, parsed, &payload, done));
+                if work.send(Received { epoch: epoch.load(Relaxed), publish }).is_err() {
+                    return Err(IngestError::Internal("MQTT processing thread stopped".into()));
+                }
             }
             Ok(_) => {}
             Err(e) => {
@@ -228,20 +243,80 @@ async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, ingestor:
     }
 }
 
-/// Acknowledges in receive order (MQTT 3.1.1 §4.6), holding back acks that completed early.
-/// A `None` marks a message that failed: it is skipped (never acked).
-async fn ack_in_order(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<(u64, Option<Publish>)>, stats: Arc<MqttStats>) {
-    let mut next: u64 = 1;
-    let mut pending: BTreeMap<u64, Option<Publish>> = BTreeMap::new();
-    while let Some((seq, p)) = rx.recv().await {
-        pending.insert(seq, p);
-        while let Some(p) = pending.remove(&next) {
-            next += 1;
-            let Some(p) = p else { continue };
-            if client.ack(&p).await.is_err() {
-                return;
+/// Takes everything that has arrived as one batch, hands it to the pipeline, repeats.
+fn process_batches(rx: std::sync::mpsc::Receiver<Received>, ingestor: Arc<Ingestor>, acks: mpsc::UnboundedSender<Finished>) {
+    let mut batch_no: u64 = 0;
+    while let Ok(first) = rx.recv() {
+        let mut batch = vec![first];
+        let mut bytes = batch[0].publish.payload.len();
+        while batch.len() < MAX_BATCH_MESSAGES && bytes < MAX_BATCH_BYTES {
+            match rx.try_recv() {
+                Ok(r) => {
+                    bytes += r.publish.payload.len();
+                    batch.push(r);
+                }
+                Err(_) => break,
             }
-            stats.acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        batch_no += 1;
+        let this = batch_no;
+        let receive = time::now();
+        // A batch may straddle a reconnect: keep per-connection runs so each acks on its own connection.
+        let mut parts: Vec<(u64, Vec<(QoS, u16)>)> = Vec::new();
+        for r in &batch {
+            let id = (r.publish.qos, r.publish.pkid);
+            match parts.last_mut() {
+                Some((e, v)) if *e == r.epoch => v.push(id),
+                _ => parts.push((r.epoch, vec![id])),
+            }
+        }
+        let messages: Vec<(&str, &[u8])> = batch.iter().map(|r| (r.publish.topic.as_str(), &r.publish.payload[..])).collect();
+        let tx = acks.clone();
+        ingestor.handle_batch(
+            messages,
+            receive,
+            Box::new(move |res| {
+                let durable = match res {
+                    Ok(_) => true,
+                    // Not durable: never ack; the broker redelivers after a reconnect.
+                    Err(e) => {
+                        tracing::error!(error = %e, "MQTT batch not stored; leaving it unacknowledged");
+                        false
+                    }
+                };
+                let _ = tx.send(Finished { batch: this, durable, parts });
+            }),
+        );
+    }
+}
+
+/// Acknowledges batches in the order they were received (MQTT 3.1.1 §4.6; rumqttd rejects
+/// out-of-order acks), holding back batches that completed early. Acks for a connection that is
+/// gone are dropped: the broker redelivers those messages.
+async fn ack_in_order(client: AsyncClient, mut rx: mpsc::UnboundedReceiver<Finished>, epoch: Arc<std::sync::atomic::AtomicU64>, stats: Arc<MqttStats>) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut next: u64 = 1;
+    let mut pending: BTreeMap<u64, Finished> = BTreeMap::new();
+    while let Some(f) = rx.recv().await {
+        pending.insert(f.batch, f);
+        while let Some(f) = pending.remove(&next) {
+            next += 1;
+            if !f.durable {
+                continue;
+            }
+            for (part_epoch, ids) in f.parts {
+                if part_epoch != epoch.load(Relaxed) {
+                    continue;
+                }
+                for (qos, pkid) in &ids {
+                    let mut p = Publish::new("", *qos, Vec::<u8>::new());
+                    p.pkid = *pkid;
+                    if client.ack(&p).await.is_err() {
+                        return;
+                    }
+                }
+                stats.acked.fetch_add(ids.len() as u64, Relaxed);
+            }
         }
     }
 }

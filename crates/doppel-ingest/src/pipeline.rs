@@ -59,6 +59,15 @@ pub struct QuarantineEntry {
 /// Callback run once a message is durable (or failed).
 pub type Done = Box<dyn FnOnce(Result<Outcome, IngestError>) + Send + 'static>;
 
+/// What a batch gathers before it is committed.
+#[derive(Default)]
+struct Accumulator {
+    good: Vec<CommittedSample>,
+    store_batch: Vec<Sample>,
+    quarantined: Vec<QuarantineEntry>,
+    context_changed: bool,
+}
+
 /// The ingest pipeline.
 pub struct Ingestor {
     store: Arc<Store>,
@@ -105,13 +114,16 @@ impl Ingestor {
         self.contexts.lock().by_id(id).cloned()
     }
 
-    /// Handles one parsed message from `source` (an MQTT topic, "http"). May block briefly: quarantine
-    /// records and context changes are written synchronously, and the store applies backpressure.
-    /// `done` runs after the message's data is durable.
-    pub fn handle(&self, source: &str, parsed: Result<Parsed, PayloadError>, raw: &[u8], done: Done) {
-        match parsed {
-            Err(e) => {
-                let entry = QuarantineEntry {
+    /// Handles a batch of received messages `(source, payload)` (MQTT topics). Messages are applied
+    /// in order: a context change is durable and in force before the samples after it are tagged.
+    /// All good samples of the batch go to the store as one write; quarantine records are durable
+    /// before that. `done` runs once everything in the batch is durable (or failed). May block
+    /// briefly (context and quarantine writes, store backpressure): call it off the async runtime.
+    pub fn handle_batch<'a>(&self, messages: impl IntoIterator<Item = (&'a str, &'a [u8])>, receive_ns: i64, done: Done) {
+        let mut acc = Accumulator::default();
+        for (source, payload) in messages {
+            match crate::payload::parse_message(source, payload, receive_ns) {
+                Err(e) => acc.quarantined.push(QuarantineEntry {
                     source: source.to_string(),
                     asset: None,
                     signal: None,
@@ -121,14 +133,19 @@ impl Ingestor {
                         _ => "payload".into(),
                     },
                     reason: e.to_string(),
-                    excerpt: Some(excerpt(raw)),
-                };
-                let res = self.quarantine(vec![entry.clone()]).map(|_| Outcome { quarantined: vec![entry], ..Default::default() });
-                done(res);
+                    excerpt: Some(excerpt(payload)),
+                }),
+                Ok(Parsed::Context { line, ts_ns, update }) => match self.set_context(source, &line, ts_ns, update) {
+                    Ok(o) => {
+                        acc.quarantined.extend(o.quarantined);
+                        acc.context_changed |= o.context_changed;
+                    }
+                    Err(e) => return done(Err(e)),
+                },
+                Ok(Parsed::Samples { samples, rejected }) => self.resolve_into(source, &samples, rejected, receive_ns, &mut acc),
             }
-            Ok(Parsed::Context { line, ts_ns, update }) => done(self.set_context(source, &line, ts_ns, update)),
-            Ok(Parsed::Samples { samples, rejected }) => self.submit_samples(source, &samples, rejected, done),
         }
+        self.commit(acc, done);
     }
 
     /// Stores a context change of a line durably, then applies it.
@@ -158,45 +175,50 @@ impl Ingestor {
 
     /// Resolves samples, quarantines the bad ones, and submits the good ones to the store.
     pub fn submit_samples(&self, source: &str, samples: &[RawSample], rejected: Vec<Rejected>, done: Done) {
-        let now = time::now();
-        let mut quarantined: Vec<QuarantineEntry> = rejected
-            .into_iter()
-            .map(|r| QuarantineEntry { source: source.to_string(), asset: None, signal: None, field: r.field, reason: r.reason, excerpt: None })
-            .collect();
-        let mut good = Vec::with_capacity(samples.len());
-        let mut store_batch = Vec::with_capacity(samples.len());
-        {
-            let contexts = self.contexts.lock();
-            let plant = self.plant();
-            for raw in samples {
-                match self.catalog.resolve(raw, now) {
-                    Ok(s) => {
-                        let line = &plant.assets[s.asset as usize].line;
-                        let (context_id, _) = contexts.at(line, s.ts_ns);
-                        store_batch.push(Sample { series: s.series, ts: s.ts_ns, value: s.value, context: context_id });
-                        good.push(CommittedSample { sample: s, context_id });
-                    }
-                    Err(r) => quarantined.push(QuarantineEntry {
-                        source: source.to_string(),
-                        asset: Some(raw.asset.clone()),
-                        signal: Some(raw.signal.clone()),
-                        field: r.field,
-                        reason: r.reason,
-                        excerpt: None,
-                    }),
+        let mut acc = Accumulator::default();
+        self.resolve_into(source, samples, rejected, time::now(), &mut acc);
+        self.commit(acc, done);
+    }
+
+    fn resolve_into(&self, source: &str, samples: &[RawSample], rejected: Vec<Rejected>, receive_ns: i64, acc: &mut Accumulator) {
+        acc.quarantined.extend(
+            rejected.into_iter().map(|r| QuarantineEntry { source: source.to_string(), asset: None, signal: None, field: r.field, reason: r.reason, excerpt: None }),
+        );
+        acc.good.reserve(samples.len());
+        acc.store_batch.reserve(samples.len());
+        let contexts = self.contexts.lock();
+        let plant = self.plant();
+        for raw in samples {
+            match self.catalog.resolve(raw, receive_ns) {
+                Ok(s) => {
+                    let line = &plant.assets[s.asset as usize].line;
+                    let (context_id, _) = contexts.at(line, s.ts_ns);
+                    acc.store_batch.push(Sample { series: s.series, ts: s.ts_ns, value: s.value, context: context_id });
+                    acc.good.push(CommittedSample { sample: s, context_id });
                 }
+                Err(r) => acc.quarantined.push(QuarantineEntry {
+                    source: source.to_string(),
+                    asset: Some(raw.asset.clone()),
+                    signal: Some(raw.signal.clone()),
+                    field: r.field,
+                    reason: r.reason,
+                    excerpt: None,
+                }),
             }
         }
+    }
+
+    /// Makes the quarantine records durable, then the samples; `done` after both.
+    fn commit(&self, acc: Accumulator, done: Done) {
+        let Accumulator { good, store_batch, quarantined, context_changed } = acc;
         if !quarantined.is_empty()
             && let Err(e) = self.quarantine(quarantined.clone())
         {
-            done(Err(e));
-            return;
+            return done(Err(e));
         }
-        let outcome = Outcome { accepted: good.len(), quarantined, context_changed: false };
+        let outcome = Outcome { accepted: good.len(), quarantined, context_changed };
         if good.is_empty() {
-            done(Ok(outcome));
-            return;
+            return done(Ok(outcome));
         }
         let committed = self.committed.clone();
         self.store.submit(
