@@ -115,11 +115,19 @@ pub struct ClientSettings {
     pub inflight: u16,
     pub username: Option<String>,
     pub password: Option<String>,
+    /// Subscription filter: [`TOPIC_FILTER`], or `$share/<group>/doppel/v1/#` when several sessions
+    /// share the load (see [`shared_filter`]).
+    pub filter: String,
+}
+
+/// The shared-subscription filter used when `sessions` ingest sessions split the stream.
+pub fn shared_filter(group: &str) -> String {
+    format!("$share/{group}/{TOPIC_FILTER}")
 }
 
 impl ClientSettings {
     pub fn new(url: impl Into<String>, client_id: impl Into<String>) -> ClientSettings {
-        ClientSettings { url: url.into(), client_id: client_id.into(), inflight: 1000, username: None, password: None }
+        ClientSettings { url: url.into(), client_id: client_id.into(), inflight: 1000, username: None, password: None, filter: TOPIC_FILTER.to_string() }
     }
 
     /// rumqttc options for these settings.
@@ -204,13 +212,13 @@ pub async fn run_ingest_client(settings: ClientSettings, ingestor: Arc<Ingestor>
             .map_err(|e| IngestError::Internal(e.to_string()))?
     };
     let acker = tokio::spawn(ack_in_order(client.clone(), ack_rx, epoch.clone(), stats.clone()));
-    let result = receive_loop(&client, &mut eventloop, work_tx, &epoch, &stats).await;
+    let result = receive_loop(&client, &mut eventloop, &settings.filter, work_tx, &epoch, &stats).await;
     acker.abort();
     let _ = processor.join();
     result
 }
 
-async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, work: std::sync::mpsc::Sender<Received>, epoch: &std::sync::atomic::AtomicU64, stats: &MqttStats) -> Result<(), IngestError> {
+async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, filter: &str, work: std::sync::mpsc::Sender<Received>, epoch: &std::sync::atomic::AtomicU64, stats: &MqttStats) -> Result<(), IngestError> {
     use std::sync::atomic::Ordering::Relaxed;
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -223,7 +231,7 @@ async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, work: std
                 if ack.session_present {
                     stats.subscribed.store(true, Relaxed);
                 } else {
-                    client.subscribe(TOPIC_FILTER, QoS::AtLeastOnce).await.map_err(|e| IngestError::Broker(e.to_string()))?;
+                    client.subscribe(filter, QoS::AtLeastOnce).await.map_err(|e| IngestError::Broker(e.to_string()))?;
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => stats.subscribed.store(true, Relaxed),

@@ -116,6 +116,7 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_s": (time::now() - state.started_ns) as f64 / 1e9,
         "assets": state.plant.assets.len(),
+        "twins": {"samples_applied": state.applied_samples.load(Relaxed)},
         "store": {"samples_written": s.samples_written, "events_written": s.events_written, "series": s.series, "segments": s.segments, "group_commits": s.group_commits},
         "mqtt": {"received": state.mqtt.received.load(Relaxed), "acknowledged": state.mqtt.acked.load(Relaxed), "connects": state.mqtt.connects.load(Relaxed)},
     }))

@@ -59,6 +59,10 @@ pub struct ServerConfig {
     pub mqtt: MqttMode,
     /// MQTT client id of the ingest session (persistent session key on the broker).
     pub mqtt_client_id: String,
+    /// Ingest sessions sharing the stream through a shared subscription (`$share/...`); 1 = one
+    /// ordinary subscription. Each session has its own window of unacknowledged messages, which
+    /// matters because acknowledgement waits for the disk.
+    pub mqtt_sessions: usize,
     /// Delete stored data older than this.
     pub retention: Option<Duration>,
 }
@@ -73,6 +77,8 @@ pub struct AppState {
     pub live: broadcast::Sender<Arc<str>>,
     pub mqtt: Arc<MqttStats>,
     pub started_ns: i64,
+    /// Samples applied to the live twins (after they were durable).
+    pub applied_samples: std::sync::atomic::AtomicU64,
 }
 
 /// A running server; dropping it does not stop the tasks (they end with the runtime).
@@ -90,7 +96,7 @@ pub fn build_state(plant: Arc<Plant>, store: Arc<Store>) -> Result<(Arc<AppState
     let mut twins = TwinRuntime::new(plant.clone(), now);
     live::restore_twins(&mut twins, &ingestor)?;
     let (live, _) = broadcast::channel(4096);
-    let state = Arc::new(AppState { plant, store, ingestor, twins: Mutex::new(twins), live, mqtt: Arc::new(MqttStats::default()), started_ns: now });
+    let state = Arc::new(AppState { plant, store, ingestor, twins: Mutex::new(twins), live, mqtt: Arc::new(MqttStats::default()), started_ns: now, applied_samples: Default::default() });
     Ok((state, rx))
 }
 
@@ -114,12 +120,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
             let settings = BrokerSettings { listen: *listen, ..Default::default() };
             let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start(&settings)).await.map_err(|e| ServerError::Config(e.to_string()))??;
             let url = format!("mqtt://{}", broker.addr);
-            spawn_mqtt_client(&state, ClientSettings::new(url, config.mqtt_client_id.clone()));
+            spawn_mqtt_clients(&state, &url, &config.mqtt_client_id, config.mqtt_sessions);
             Some(broker.addr)
         }
         MqttMode::External { url } => {
             doppel_ingest::mqtt::parse_mqtt_url(url)?;
-            spawn_mqtt_client(&state, ClientSettings::new(url.clone(), config.mqtt_client_id.clone()));
+            spawn_mqtt_clients(&state, url, &config.mqtt_client_id, config.mqtt_sessions);
             None
         }
         MqttMode::Disabled => None,
@@ -143,6 +149,17 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     });
     tracing::info!(http = %http_addr, mqtt = ?mqtt_addr, assets = state.plant.assets.len(), "doppel server running");
     Ok(Running { state, http_addr, mqtt_addr })
+}
+
+fn spawn_mqtt_clients(state: &Arc<AppState>, url: &str, client_id: &str, sessions: usize) {
+    let sessions = sessions.max(1);
+    for k in 0..sessions {
+        let mut s = ClientSettings::new(url, if sessions == 1 { client_id.to_string() } else { format!("{client_id}-{k}") });
+        if sessions > 1 {
+            s.filter = doppel_ingest::mqtt::shared_filter(client_id);
+        }
+        spawn_mqtt_client(state, s);
+    }
 }
 
 fn spawn_mqtt_client(state: &Arc<AppState>, settings: ClientSettings) {

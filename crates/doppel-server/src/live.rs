@@ -76,21 +76,22 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
         let mut live: Vec<String> = Vec::new();
         {
             let plant = state.plant.clone();
+            // Live values are only worth serialising when someone listens.
+            let listening = state.live.receiver_count() > 0;
             let mut twins = state.twins.lock();
             let mut values = Vec::new();
             for c in batch.drain(..) {
                 match c {
                     Committed::Samples(samples) => {
+                        state.applied_samples.fetch_add(samples.len() as u64, std::sync::atomic::Ordering::Relaxed);
                         for cs in samples {
                             let s = cs.sample;
                             let ctx = contexts
                                 .entry(cs.context_id)
                                 .or_insert_with(|| state.ingestor.context_by_id(cs.context_id).map(|(_, c)| c).unwrap_or_default());
                             events.extend(twins.apply(s.asset as usize, s.signal as usize, s.ts_ns, s.value, ctx));
-                            if values.len() < MAX_VALUES_PER_EVENT {
-                                let asset = &plant.assets[s.asset as usize];
+                            if listening && values.len() < MAX_VALUES_PER_EVENT {
                                 values.push((s.asset, s.signal, s.ts_ns, s.value));
-                                let _ = asset;
                             }
                         }
                     }

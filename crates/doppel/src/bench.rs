@@ -66,6 +66,9 @@ enum Which {
         /// Seconds of the latency run.
         #[arg(long, default_value_t = 10)]
         latency_secs: u64,
+        /// Ingest sessions (shared subscription), as `doppel serve --mqtt-sessions`.
+        #[arg(long, default_value_t = 1)]
+        sessions: usize,
     },
 }
 
@@ -80,7 +83,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             println!("  downsampled to {} buckets (step {} s): median {:.2} ms over {runs} runs (min {:.2} ms, max {:.2} ms)", r.buckets, r.step_ns / 1_000_000_000, ms(r.median), ms(*r.runs.iter().min().unwrap_or(&r.median)), ms(*r.runs.iter().max().unwrap_or(&r.median)));
             Ok(())
         }
-        Which::Mqtt { messages, latency_rate, latency_secs } => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench_mqtt(messages, latency_rate, latency_secs)),
+        Which::Mqtt { messages, latency_rate, latency_secs, sessions } => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench_mqtt(messages, latency_rate, latency_secs, sessions)),
     }
 }
 
@@ -189,7 +192,7 @@ async fn publish_all(url: &str, id: &str, msgs: &[(String, String)], n: u64) -> 
     Ok(())
 }
 
-async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64) -> Result<()> {
+async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usize) -> Result<()> {
     let plant = Arc::new(Plant::parse(crate::EXAMPLE_PLANT, "example")?);
     let per_asset = payloads(&plant);
     // Distinct timestamps per message so every sample is a new point.
@@ -199,7 +202,7 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64) -> Result<()> 
         (t.clone(), body(v, base + (i / per_asset.len() as u64) as i64 * time::NANOS_PER_SEC))
     }).collect();
     let total_samples: u64 = (0..n).map(|i| per_asset[(i as usize) % per_asset.len()].1.len() as u64).sum();
-    println!("MQTT path: {n} QoS 1 messages ({total_samples} samples, {} assets of the example plant), one publisher", per_asset.len());
+    println!("MQTT path ({sessions} ingest session(s)): {n} QoS 1 messages ({total_samples} samples, {} assets of the example plant), one publisher", per_asset.len());
 
     // 1. Bare embedded broker: publisher → rumqttd → one QoS 1 subscriber.
     let addr = free_addr()?;
@@ -244,6 +247,7 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64) -> Result<()> 
         http: "127.0.0.1:0".parse()?,
         mqtt: MqttMode::Embedded { listen: mqtt_addr },
         mqtt_client_id: "doppel-ingest".into(),
+        mqtt_sessions: sessions,
         retention: None,
     })
     .await?;
@@ -251,19 +255,6 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64) -> Result<()> 
     // Wait for the ingest session to be subscribed.
     while state.mqtt.connects.load(Ordering::Relaxed) == 0 { tokio::time::sleep(Duration::from_millis(20)).await; }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let mut live = state.live.subscribe();
-    let applied = Arc::new(AtomicU64::new(0));
-    let applied2 = applied.clone();
-    let counter = tokio::spawn(async move {
-        loop {
-            match live.recv().await {
-                Ok(m) if m.starts_with("{\"type\":\"values\"") => { applied2.fetch_add(m.matches("\"signal\"").count() as u64, Ordering::Relaxed); }
-                Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {}
-                Err(_) => break,
-            }
-        }
-    });
     let url = format!("mqtt://{mqtt_addr}");
     let t0 = Instant::now();
     let pubh = { let url = url.clone(); let msgs = msgs.clone(); tokio::spawn(async move { publish_all(&url, "bench-pub2", &msgs, n).await }) };
@@ -271,14 +262,13 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64) -> Result<()> 
         if t0.elapsed() > Duration::from_secs(600) { bail!("doppel run timed out: {} of {n} acknowledged", state.mqtt.acked.load(Ordering::Relaxed)); }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
-    // Visible in the twin: the committed batches have been applied (the live task runs right after commit).
+    // Visible in the twin: every durable sample has been applied to the live twins.
     let twin_deadline = Instant::now() + Duration::from_secs(30);
-    while state.store.stats().samples_written < total_samples && Instant::now() < twin_deadline {
+    while state.applied_samples.load(Ordering::Relaxed) < total_samples && Instant::now() < twin_deadline {
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let e2e = t0.elapsed();
     pubh.await??;
-    counter.abort();
     let rate = n as f64 / e2e.as_secs_f64();
     let stats = state.store.stats();
     println!("  doppel end to end (durable + acked + in twin): {rate:.0} msgs/s = {:.0} samples/s ({:.2} s, {} group commits)", total_samples as f64 / e2e.as_secs_f64(), e2e.as_secs_f64(), stats.group_commits);

@@ -69,6 +69,13 @@ struct ServerArgs {
     /// MQTT client id of the ingest session (the broker keeps a persistent session under it).
     #[arg(long, default_value = "doppel-ingest")]
     mqtt_client_id: String,
+    /// MQTT ingest sessions sharing the stream (a shared subscription, `$share/<client id>/doppel/v1/#`).
+    /// Each has its own window of unacknowledged messages; more sessions = more throughput, but
+    /// messages of one topic may then be processed out of publish order (the store still keeps the
+    /// last value written per timestamp, but which of two different values sent for the same
+    /// timestamp wins is then no longer deterministic).
+    #[arg(long, default_value_t = 1)]
+    mqtt_sessions: usize,
     /// Delete stored data older than this many days.
     #[arg(long)]
     retention_days: Option<u64>,
@@ -175,6 +182,7 @@ fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
         http: SocketAddr::new(a.listen, a.port),
         mqtt,
         mqtt_client_id: a.mqtt_client_id.clone(),
+        mqtt_sessions: a.mqtt_sessions.max(1),
         retention: a.retention_days.map(|d| std::time::Duration::from_secs(d * 86_400)),
     })
 }
