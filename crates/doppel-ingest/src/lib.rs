@@ -100,3 +100,21 @@ mod tests {
         assert!(parse_bulk(b"[1,2]", 0).is_err());
     }
 }
+
+#[cfg(test)]
+mod fuzz_like {
+    use proptest::prelude::*;
+
+    proptest! {
+        #[test]
+        fn bulk_parser_never_panics(body in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let _ = super::parse_bulk(&body, 0);
+        }
+
+        #[test]
+        fn bulk_parser_never_panics_on_json_like_text(body in "[\\[\\]{}\",:0-9a-z .eE+-]{0,300}") {
+            let _ = super::parse_bulk(body.as_bytes(), 0);
+            let _ = super::payload::parse_context_body(body.as_bytes(), 0);
+        }
+    }
+}
