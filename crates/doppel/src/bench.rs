@@ -69,6 +69,9 @@ enum Which {
         /// Ingest sessions (shared subscription), as `doppel serve --mqtt-sessions`.
         #[arg(long, default_value_t = 1)]
         sessions: usize,
+        /// Broker to measure with (the same kind is used for the bare run and for doppel).
+        #[arg(long, value_enum, default_value = "embedded")]
+        broker: Broker,
     },
 }
 
@@ -83,7 +86,7 @@ pub fn run(a: BenchArgs) -> Result<()> {
             println!("  downsampled to {} buckets (step {} s): median {:.2} ms over {runs} runs (min {:.2} ms, max {:.2} ms)", r.buckets, r.step_ns / 1_000_000_000, ms(r.median), ms(*r.runs.iter().min().unwrap_or(&r.median)), ms(*r.runs.iter().max().unwrap_or(&r.median)));
             Ok(())
         }
-        Which::Mqtt { messages, latency_rate, latency_secs, sessions } => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench_mqtt(messages, latency_rate, latency_secs, sessions)),
+        Which::Mqtt { messages, latency_rate, latency_secs, sessions, broker } => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench_mqtt(messages, latency_rate, latency_secs, sessions, broker)),
     }
 }
 
@@ -192,7 +195,49 @@ async fn publish_all(url: &str, id: &str, msgs: &[(String, String)], n: u64) -> 
     Ok(())
 }
 
-async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usize) -> Result<()> {
+/// Which broker the MQTT benchmark runs against.
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Broker {
+    /// The embedded rumqttd broker (doppel's default).
+    Embedded,
+    /// A Mosquitto started for the run (Debian `mosquitto`), as an external broker.
+    Mosquitto,
+}
+
+/// A broker process that is stopped on drop.
+struct Child(std::process::Child);
+impl Drop for Child {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start_broker(broker: Broker, dir: &std::path::Path) -> Result<(String, Option<Child>)> {
+    let addr = free_addr()?;
+    match broker {
+        Broker::Embedded => {
+            EmbeddedBroker::start(&BrokerSettings { listen: addr, ..Default::default() })?;
+            Ok((format!("mqtt://{addr}"), None))
+        }
+        Broker::Mosquitto => {
+            let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].into_iter().find(|p| std::path::Path::new(p).exists()).context("mosquitto not found: apt-get install -y mosquitto")?;
+            let conf = dir.join("mosquitto.conf");
+            std::fs::write(&conf, format!("listener {} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n", addr.port()))?;
+            let child = Child(std::process::Command::new(bin).arg("-c").arg(&conf).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn()?);
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::net::TcpStream::connect(addr).is_err() {
+                if Instant::now() > deadline {
+                    bail!("mosquitto did not start");
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            Ok((format!("mqtt://{addr}"), Some(child)))
+        }
+    }
+}
+
+async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usize, broker: Broker) -> Result<()> {
     let plant = Arc::new(Plant::parse(crate::EXAMPLE_PLANT, "example")?);
     let per_asset = payloads(&plant);
     // Distinct timestamps per message so every sample is a new point.
@@ -204,10 +249,10 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     let total_samples: u64 = (0..n).map(|i| per_asset[(i as usize) % per_asset.len()].1.len() as u64).sum();
     println!("MQTT path ({sessions} ingest session(s)): {n} QoS 1 messages ({total_samples} samples, {} assets of the example plant), one publisher", per_asset.len());
 
-    // 1. Bare embedded broker: publisher → rumqttd → one QoS 1 subscriber.
-    let addr = free_addr()?;
-    EmbeddedBroker::start(&BrokerSettings { listen: addr, ..Default::default() })?;
-    let url = format!("mqtt://{addr}");
+    // 1. Bare broker: publisher → broker → one QoS 1 subscriber.
+    let tmp_broker = tempdir()?;
+    let (url, _mosquitto) = start_broker(broker, &tmp_broker.0)?;
+    println!("  broker: {}", if broker == Broker::Mosquitto { "Mosquitto (external, max_inflight_messages unlimited)" } else { "embedded rumqttd" });
     let mut so = ClientSettings::new(url.clone(), "bench-sub").options(true)?;
     so.set_inflight(1000);
     let (sub, mut sev) = AsyncClient::new(so, 10_000);
@@ -236,16 +281,25 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     pubh.await??;
     sub_task.abort();
     let bare_rate = n as f64 / bare.as_secs_f64();
-    println!("  bare embedded broker pub→sub: {bare_rate:.0} msgs/s ({:.2} s)", bare.as_secs_f64());
+    println!("  bare broker pub→sub: {bare_rate:.0} msgs/s ({:.2} s)", bare.as_secs_f64());
 
-    // 2. doppel: publisher → embedded broker → ingest → WAL fsync → ack → twin.
+    // 2. doppel: publisher → broker → ingest → WAL fsync → ack → twin (a fresh broker of the same kind).
     let tmp = tempdir()?;
-    let mqtt_addr = free_addr()?;
+    let (mqtt, url, _mosquitto2) = match broker {
+        Broker::Embedded => {
+            let a = free_addr()?;
+            (MqttMode::Embedded { listen: a }, format!("mqtt://{a}"), None)
+        }
+        Broker::Mosquitto => {
+            let (u, guard) = start_broker(broker, &tmp.0)?;
+            (MqttMode::External { url: u.clone() }, u, guard)
+        }
+    };
     let running = doppel_server::start(ServerConfig {
         plant: plant.clone(),
         data_dir: tmp.0.clone(),
         http: "127.0.0.1:0".parse()?,
-        mqtt: MqttMode::Embedded { listen: mqtt_addr },
+        mqtt,
         mqtt_client_id: "doppel-ingest".into(),
         mqtt_sessions: sessions,
         retention: None,
@@ -255,7 +309,6 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     // Wait for the ingest session to be subscribed.
     while state.mqtt.connects.load(Ordering::Relaxed) == 0 { tokio::time::sleep(Duration::from_millis(20)).await; }
     tokio::time::sleep(Duration::from_millis(300)).await;
-    let url = format!("mqtt://{mqtt_addr}");
     let t0 = Instant::now();
     let pubh = { let url = url.clone(); let msgs = msgs.clone(); tokio::spawn(async move { publish_all(&url, "bench-pub2", &msgs, n).await }) };
     while state.mqtt.acked.load(Ordering::Relaxed) < n {
