@@ -59,13 +59,40 @@ pub enum PayloadError {
     Field { field: String, reason: String },
 }
 
-#[derive(Deserialize)]
-#[serde(untagged)]
+/// A timestamp as sent: integer epoch milliseconds, an RFC 3339 string, or a float of milliseconds.
+/// Deserialised with a visitor (not an untagged enum) because this is on the hot path.
 enum Ts<'a> {
     Millis(i64),
-    #[serde(borrow)]
     Text(&'a str),
     Float(f64),
+}
+
+impl<'de: 'a, 'a> Deserialize<'de> for Ts<'a> {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V<'a>(std::marker::PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> serde::de::Visitor<'de> for V<'a> {
+            type Value = Ts<'a>;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("an RFC 3339 timestamp string or integer epoch milliseconds")
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<Ts<'a>, E> {
+                Ok(Ts::Millis(v))
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<Ts<'a>, E> {
+                i64::try_from(v).map(Ts::Millis).map_err(|_| E::custom(format!("{v} ms is out of range")))
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<Ts<'a>, E> {
+                Ok(Ts::Float(v))
+            }
+            fn visit_borrowed_str<E: serde::de::Error>(self, v: &'de str) -> Result<Ts<'a>, E> {
+                Ok(Ts::Text(v))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Ts<'a>, E> {
+                Err(E::custom(format!("timestamp '{v}' must not contain escape sequences")))
+            }
+        }
+        d.deserialize_any(V(std::marker::PhantomData))
+    }
 }
 
 fn ts_to_ns(ts: Option<&Ts<'_>>, field: &str, receive_ns: i64) -> Result<i64, Rejected> {
@@ -163,12 +190,12 @@ pub enum Topic<'a> {
 pub fn parse_topic(topic: &str) -> Result<Topic<'_>, PayloadError> {
     let err = || PayloadError::Topic { topic: topic.chars().take(200).collect() };
     let rest = topic.strip_prefix(TOPIC_PREFIX).ok_or_else(err)?;
-    let parts: Vec<&str> = rest.split('/').collect();
-    let ok = |s: &&str| !s.is_empty();
-    match parts.as_slice() {
-        ["data", asset] if ok(asset) => Ok(Topic::Asset { asset }),
-        ["data", asset, signal] if ok(asset) && ok(signal) => Ok(Topic::Signal { asset, signal }),
-        ["context", line] if ok(line) => Ok(Topic::Context { line }),
+    let mut parts = rest.split('/');
+    let (kind, a, b, extra) = (parts.next(), parts.next(), parts.next(), parts.next());
+    match (kind, a.filter(|x| !x.is_empty()), b, extra) {
+        (Some("data"), Some(asset), None, None) => Ok(Topic::Asset { asset }),
+        (Some("data"), Some(asset), Some(signal), None) if !signal.is_empty() => Ok(Topic::Signal { asset, signal }),
+        (Some("context"), Some(line), None, None) => Ok(Topic::Context { line }),
         _ => Err(err()),
     }
 }

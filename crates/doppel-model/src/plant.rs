@@ -407,6 +407,17 @@ struct Validator<'a> {
     diagnostics: Vec<Diagnostic>,
 }
 
+/// 2 % of the normal range's width; for a one-sided envelope (an infinite end), 2 % of the largest
+/// finite limit's magnitude, so `normal = [-inf, 2.8]` gets 0.056 and `[-inf, 120]` gets 2.4.
+pub fn default_hysteresis(normal: &Range, warning: &Range) -> f64 {
+    let width = normal.high - normal.low;
+    if width.is_finite() && width > 0.0 {
+        return 0.02 * width;
+    }
+    let largest = [normal.low, normal.high, warning.low, warning.high].into_iter().filter(|v| v.is_finite()).map(f64::abs).fold(0.0, f64::max);
+    0.02 * largest
+}
+
 fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
@@ -680,8 +691,7 @@ impl Validator<'_> {
             self.error(span.clone(), format!("{field}.warning"), "the warning range must contain the normal range (alarm is outside warning)");
             ok = false;
         }
-        let span_width = [normal.high - normal.low, warning.high - warning.low].into_iter().find(|w| w.is_finite() && *w > 0.0).unwrap_or(1.0);
-        let h = hysteresis.unwrap_or(0.02 * span_width);
+        let h = hysteresis.unwrap_or_else(|| default_hysteresis(&normal, &warning));
         if !(h >= 0.0 && h.is_finite()) {
             self.error(span, format!("{field}.hysteresis"), "must be a finite number >= 0");
             ok = false;
@@ -782,6 +792,14 @@ assets = [
         let d = first_error(&MINI.replace("rate_hz = 1\nenvelope", "rate_hz = 1\ncolour = \"red\"\nenvelope"));
         assert!(d.message.contains("colour"), "{}", d.message);
         assert!(d.line > 0);
+    }
+
+    #[test]
+    fn default_hysteresis_scales_with_the_limits() {
+        let r = |low, high| Range { low, high };
+        assert!((default_hysteresis(&r(35.0, 75.0), &r(25.0, 85.0)) - 0.8).abs() < 1e-12);
+        assert!((default_hysteresis(&r(f64::NEG_INFINITY, 2.8), &r(f64::NEG_INFINITY, 4.5)) - 0.09).abs() < 1e-12);
+        assert!((default_hysteresis(&r(f64::NEG_INFINITY, 120.0), &r(f64::NEG_INFINITY, 140.0)) - 2.8).abs() < 1e-12);
     }
 
     #[test]
