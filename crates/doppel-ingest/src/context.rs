@@ -49,9 +49,9 @@ impl ContextTracker {
         self.by_id.get(&id)
     }
 
-    /// The latest context of a line (by timestamp).
-    pub fn current(&self, line: &str) -> Option<&LineContext> {
-        self.lines.get(line).and_then(|h| h.entries.last()).map(|(_, _, c)| c)
+    /// The latest context of a line (by timestamp) and when it took effect.
+    pub fn current(&self, line: &str) -> Option<(i64, &LineContext)> {
+        self.lines.get(line).and_then(|h| h.entries.last()).map(|(ts, _, c)| (*ts, c))
     }
 
     /// Computes the record for an update at `ts` without applying it (the caller stores it first).

@@ -110,6 +110,11 @@ impl Ingestor {
         (id, ctx.cloned().unwrap_or_default())
     }
 
+    /// The latest context of `line` and when it took effect.
+    pub fn current_context(&self, line: &str) -> Option<(i64, LineContext)> {
+        self.contexts.lock().current(line).map(|(ts, c)| (ts, c.clone()))
+    }
+
     pub fn context_by_id(&self, id: u32) -> Option<(String, LineContext)> {
         self.contexts.lock().by_id(id).cloned()
     }

@@ -258,8 +258,8 @@ async fn line_context(State(state): State<Arc<AppState>>, Path(line): Path<Strin
     // Ambient conditions: the site's ambient asset's values in force at `at`.
     let mut ambient = serde_json::Map::new();
     let plant = &state.plant;
-    let site = plant.lines().find(|(_, _, l)| l.id == line).map(|(s, _, _)| s.clone());
-    if let Some(amb) = site.and_then(|s| s.ambient_asset).and_then(|a| plant.asset_position(&a)) {
+    let ambient_asset = plant.lines().find(|(_, _, l)| l.id == line).and_then(|(s, _, _)| s.ambient_asset.as_deref());
+    if let Some(amb) = ambient_asset.and_then(|a| plant.asset_position(a)) {
         for (si, sig) in plant.assets[amb].signals.iter().enumerate() {
             let Some(series) = state.ingestor.catalog().series(amb, si) else { continue };
             let store = state.store.clone();

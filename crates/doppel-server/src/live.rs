@@ -29,17 +29,11 @@ pub fn restore_twins(twins: &mut TwinRuntime, ingestor: &Ingestor) -> Result<(),
         }
     }
     for (_, _, line) in plant.lines() {
-        if let Some(ctx) = ingestor_current(ingestor, &line.id) {
-            let _ = twins.set_line_context(&line.id, ctx.0, ctx.1);
+        if let Some((ts, ctx)) = ingestor.current_context(&line.id) {
+            let _ = twins.set_line_context(&line.id, ts, ctx);
         }
     }
     Ok(())
-}
-
-fn ingestor_current(ingestor: &Ingestor, line: &str) -> Option<(i64, LineContext)> {
-    let e = ingestor.store().last_event_before(doppel_ingest::context::CONTEXT_EVENT, line, i64::MAX)?;
-    let rec: doppel_ingest::context::ContextRecord = serde_json::from_str(&e.payload).ok()?;
-    Some((e.ts, rec.context))
 }
 
 #[derive(Serialize)]
