@@ -7,8 +7,8 @@ use std::sync::Arc;
 use doppel_model::{Plant, SignalKind, time, units};
 use doppel_store::{SeriesId, Store};
 
-use crate::payload::{RawSample, Rejected};
 use crate::IngestError;
+use crate::payload::{RawSample, Rejected};
 
 /// Samples further than this ahead of the receive clock are rejected (clock errors).
 pub const MAX_FUTURE_NS: i64 = 24 * 3600 * time::NANOS_PER_SEC;
@@ -73,13 +73,19 @@ impl Catalog {
 
     /// Checks and converts one sample. `receive_ns` bounds timestamps from the future.
     pub fn resolve(&self, raw: &RawSample, receive_ns: i64) -> Result<ResolvedSample, Rejected> {
-        let reject = |field: &str, reason: String| Rejected { field: field.to_string(), reason };
+        let reject = |field: &str, reason: String| Rejected {
+            field: field.to_string(),
+            reason,
+        };
         let Some((ai, signals)) = self.assets.get(&raw.asset) else {
             return Err(reject("asset", format!("unknown asset '{}': it is not in the plant file", raw.asset)));
         };
         let asset = &self.plant.assets[*ai as usize];
         let Some(&(si, series)) = signals.get(&raw.signal) else {
-            return Err(reject("signal", format!("asset '{}' (type {}) has no signal '{}'", raw.asset, asset.type_id, raw.signal)));
+            return Err(reject(
+                "signal",
+                format!("asset '{}' (type {}) has no signal '{}'", raw.asset, asset.type_id, raw.signal),
+            ));
         };
         let signal = &asset.signals[si as usize];
         let Some(value) = raw.value else {
@@ -98,22 +104,40 @@ impl Catalog {
         if !signal.valid.contains(value) {
             return Err(reject(
                 "value",
-                format!("{value} {} is outside the physically possible range [{}, {}] of {}/{}", signal.unit, signal.valid.low, signal.valid.high, asset.id, signal.name),
+                format!(
+                    "{value} {} is outside the physically possible range [{}, {}] of {}/{}",
+                    signal.unit, signal.valid.low, signal.valid.high, asset.id, signal.name
+                ),
             ));
         }
         match signal.kind {
             SignalKind::Counter if value < 0.0 => return Err(reject("value", format!("counter {} cannot be negative ({value})", signal.name))),
             SignalKind::State if value.fract() != 0.0 || value < 0.0 || value as usize >= signal.states.len() => {
-                return Err(reject("value", format!("{value} is not a state index of {} (0..{})", signal.name, signal.states.len())));
+                return Err(reject(
+                    "value",
+                    format!("{value} is not a state index of {} (0..{})", signal.name, signal.states.len()),
+                ));
             }
             _ => {}
         }
         if raw.ts_ns < MIN_TS_NS {
-            return Err(reject("ts", format!("{} is before 1990: is the device clock set?", time::format_rfc3339(raw.ts_ns))));
+            return Err(reject(
+                "ts",
+                format!("{} is before 1990: is the device clock set?", time::format_rfc3339(raw.ts_ns)),
+            ));
         }
         if raw.ts_ns > receive_ns.saturating_add(MAX_FUTURE_NS) {
-            return Err(reject("ts", format!("{} is more than 24 h ahead of the server clock", time::format_rfc3339(raw.ts_ns))));
+            return Err(reject(
+                "ts",
+                format!("{} is more than 24 h ahead of the server clock", time::format_rfc3339(raw.ts_ns)),
+            ));
         }
-        Ok(ResolvedSample { asset: *ai, signal: si, series, ts_ns: raw.ts_ns, value })
+        Ok(ResolvedSample {
+            asset: *ai,
+            signal: si,
+            series,
+            ts_ns: raw.ts_ns,
+            value,
+        })
     }
 }

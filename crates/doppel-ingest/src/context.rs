@@ -35,14 +35,21 @@ pub struct ContextTracker {
 
 impl ContextTracker {
     pub fn new() -> ContextTracker {
-        ContextTracker { next_id: 1, ..Default::default() }
+        ContextTracker {
+            next_id: 1,
+            ..Default::default()
+        }
     }
 
     /// Context id and context in force on `line` at `ts` (id 0 and the empty context before any change).
     pub fn at(&self, line: &str, ts: i64) -> (u32, Option<&LineContext>) {
         let Some(h) = self.lines.get(line) else { return (0, None) };
         let idx = h.entries.partition_point(|(t, _, _)| *t <= ts);
-        if idx == 0 { (0, None) } else { (h.entries[idx - 1].1, Some(&h.entries[idx - 1].2)) }
+        if idx == 0 {
+            (0, None)
+        } else {
+            (h.entries[idx - 1].1, Some(&h.entries[idx - 1].2))
+        }
     }
 
     pub fn by_id(&self, id: u32) -> Option<&(String, LineContext)> {
@@ -58,7 +65,12 @@ impl ContextTracker {
     /// The update applies to the context in force at `ts`; a late update does not rewrite later entries.
     pub fn prepare(&self, line: &str, ts: i64, update: ContextUpdate) -> ContextRecord {
         let base = self.at(line, ts).1.cloned().unwrap_or_default();
-        ContextRecord { line: line.to_string(), context_id: self.next_id, context: update.apply(&base), update }
+        ContextRecord {
+            line: line.to_string(),
+            context_id: self.next_id,
+            context: update.apply(&base),
+            update,
+        }
     }
 
     /// Applies a record (after it is durable, or when replaying stored events).
@@ -76,7 +88,10 @@ mod tests {
     use super::*;
 
     fn set(product: &str) -> ContextUpdate {
-        ContextUpdate { product: Some(Some(product.into())), ..Default::default() }
+        ContextUpdate {
+            product: Some(Some(product.into())),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -85,7 +100,14 @@ mod tests {
         assert_eq!(t.at("l1", 5).0, 0);
         let r1 = t.prepare("l1", 10, set("a"));
         t.apply(10, &r1);
-        let r2 = t.prepare("l1", 20, ContextUpdate { batch: Some(Some("b7".into())), ..Default::default() });
+        let r2 = t.prepare(
+            "l1",
+            20,
+            ContextUpdate {
+                batch: Some(Some("b7".into())),
+                ..Default::default()
+            },
+        );
         t.apply(20, &r2);
         assert_eq!(t.at("l1", 9).0, 0);
         assert_eq!(t.at("l1", 10).1.unwrap().product.as_deref(), Some("a"));

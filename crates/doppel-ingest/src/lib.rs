@@ -60,9 +60,15 @@ struct Bulk<'a> {
 /// Bad items are returned as rejections (with their index) without spoiling the rest.
 pub fn parse_bulk(body: &[u8], receive_ns: i64) -> Result<(Vec<payload::RawSample>, Vec<payload::Rejected>), payload::PayloadError> {
     if body.len() > 64 * payload::MAX_PAYLOAD_BYTES {
-        return Err(payload::PayloadError::TooLarge { size: body.len(), limit: 64 * payload::MAX_PAYLOAD_BYTES });
+        return Err(payload::PayloadError::TooLarge {
+            size: body.len(),
+            limit: 64 * payload::MAX_PAYLOAD_BYTES,
+        });
     }
-    let bulk: Bulk<'_> = serde_json::from_slice(body).map_err(|e| payload::PayloadError::Json { topic_kind: "the bulk ingest body {\"samples\": [...]}", message: e.to_string() })?;
+    let bulk: Bulk<'_> = serde_json::from_slice(body).map_err(|e| payload::PayloadError::Json {
+        topic_kind: "the bulk ingest body {\"samples\": [...]}",
+        message: e.to_string(),
+    })?;
     let mut samples = Vec::with_capacity(bulk.samples.len());
     let mut rejected = Vec::new();
     for (i, item) in bulk.samples.iter().enumerate() {
@@ -77,11 +83,20 @@ pub fn parse_bulk(body: &[u8], receive_ns: i64) -> Result<(Vec<payload::RawSampl
                     }
                 }
             };
-            Ok(payload::RawSample { asset: b.asset.to_string(), signal: b.signal.to_string(), ts_ns: ts, value: b.value, unit: b.unit.map(str::to_string) })
+            Ok(payload::RawSample {
+                asset: b.asset.to_string(),
+                signal: b.signal.to_string(),
+                ts_ns: ts,
+                value: b.value,
+                unit: b.unit.map(str::to_string),
+            })
         });
         match parsed {
             Ok(s) => samples.push(s),
-            Err(reason) => rejected.push(payload::Rejected { field: format!("samples[{i}]"), reason }),
+            Err(reason) => rejected.push(payload::Rejected {
+                field: format!("samples[{i}]"),
+                reason,
+            }),
         }
     }
     Ok((samples, rejected))

@@ -41,7 +41,12 @@ pub struct BrokerSettings {
 
 impl Default for BrokerSettings {
     fn default() -> Self {
-        BrokerSettings { listen: ([127, 0, 0, 1], 1883).into(), max_connections: 10_000, max_payload_bytes: crate::payload::MAX_PAYLOAD_BYTES, max_inflight: 1000 }
+        BrokerSettings {
+            listen: ([127, 0, 0, 1], 1883).into(),
+            max_connections: 10_000,
+            max_payload_bytes: crate::payload::MAX_PAYLOAD_BYTES,
+            max_inflight: 1000,
+        }
     }
 }
 
@@ -127,7 +132,14 @@ pub fn shared_filter(group: &str) -> String {
 
 impl ClientSettings {
     pub fn new(url: impl Into<String>, client_id: impl Into<String>) -> ClientSettings {
-        ClientSettings { url: url.into(), client_id: client_id.into(), inflight: 1000, username: None, password: None, filter: TOPIC_FILTER.to_string() }
+        ClientSettings {
+            url: url.into(),
+            client_id: client_id.into(),
+            inflight: 1000,
+            username: None,
+            password: None,
+            filter: TOPIC_FILTER.to_string(),
+        }
     }
 
     /// rumqttc options for these settings.
@@ -150,7 +162,11 @@ pub fn parse_mqtt_url(url: &str) -> Result<(String, u16), IngestError> {
     let rest = url.strip_prefix("mqtt://").or_else(|| url.strip_prefix("tcp://")).unwrap_or(url);
     let rest = rest.split(['?', '/']).next().unwrap_or(rest);
     let (host, port) = match rest.rsplit_once(':') {
-        Some((h, p)) => (h, p.parse::<u16>().map_err(|_| IngestError::Config(format!("--mqtt-url '{url}': '{p}' is not a port number")))?),
+        Some((h, p)) => (
+            h,
+            p.parse::<u16>()
+                .map_err(|_| IngestError::Config(format!("--mqtt-url '{url}': '{p}' is not a port number")))?,
+        ),
         None => (rest, 1883),
     };
     if host.is_empty() {
@@ -218,7 +234,14 @@ pub async fn run_ingest_client(settings: ClientSettings, ingestor: Arc<Ingestor>
     result
 }
 
-async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, filter: &str, work: std::sync::mpsc::Sender<Received>, epoch: &std::sync::atomic::AtomicU64, stats: &MqttStats) -> Result<(), IngestError> {
+async fn receive_loop(
+    client: &AsyncClient,
+    eventloop: &mut EventLoop,
+    filter: &str,
+    work: std::sync::mpsc::Sender<Received>,
+    epoch: &std::sync::atomic::AtomicU64,
+    stats: &MqttStats,
+) -> Result<(), IngestError> {
     use std::sync::atomic::Ordering::Relaxed;
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -231,13 +254,22 @@ async fn receive_loop(client: &AsyncClient, eventloop: &mut EventLoop, filter: &
                 if ack.session_present {
                     stats.subscribed.store(true, Relaxed);
                 } else {
-                    client.subscribe(filter, QoS::AtLeastOnce).await.map_err(|e| IngestError::Broker(e.to_string()))?;
+                    client
+                        .subscribe(filter, QoS::AtLeastOnce)
+                        .await
+                        .map_err(|e| IngestError::Broker(e.to_string()))?;
                 }
             }
             Ok(Event::Incoming(Packet::SubAck(_))) => stats.subscribed.store(true, Relaxed),
             Ok(Event::Incoming(Packet::Publish(publish))) => {
                 stats.received.fetch_add(1, Relaxed);
-                if work.send(Received { epoch: epoch.load(Relaxed), publish }).is_err() {
+                if work
+                    .send(Received {
+                        epoch: epoch.load(Relaxed),
+                        publish,
+                    })
+                    .is_err()
+                {
                     return Err(IngestError::Internal("MQTT processing thread stopped".into()));
                 }
             }

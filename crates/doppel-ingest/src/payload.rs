@@ -98,11 +98,19 @@ impl<'de: 'a, 'a> Deserialize<'de> for Ts<'a> {
 fn ts_to_ns(ts: Option<&Ts<'_>>, field: &str, receive_ns: i64) -> Result<i64, Rejected> {
     match ts {
         None => Ok(receive_ns),
-        Some(Ts::Millis(ms)) => ms.checked_mul(time::NANOS_PER_MILLI).ok_or_else(|| Rejected { field: field.into(), reason: format!("{ms} ms is out of range") }),
+        Some(Ts::Millis(ms)) => ms.checked_mul(time::NANOS_PER_MILLI).ok_or_else(|| Rejected {
+            field: field.into(),
+            reason: format!("{ms} ms is out of range"),
+        }),
         Some(Ts::Float(ms)) if ms.is_finite() && ms.abs() < 9.2e12 => Ok((ms * time::NANOS_PER_MILLI as f64) as i64),
-        Some(Ts::Float(ms)) => Err(Rejected { field: field.into(), reason: format!("{ms} is not a timestamp") }),
-        Some(Ts::Text(s)) => time::parse_rfc3339(s)
-            .ok_or_else(|| Rejected { field: field.into(), reason: format!("'{s}' is not an RFC 3339 timestamp (e.g. 2026-11-25T10:00:00Z) nor epoch milliseconds") }),
+        Some(Ts::Float(ms)) => Err(Rejected {
+            field: field.into(),
+            reason: format!("{ms} is not a timestamp"),
+        }),
+        Some(Ts::Text(s)) => time::parse_rfc3339(s).ok_or_else(|| Rejected {
+            field: field.into(),
+            reason: format!("'{s}' is not an RFC 3339 timestamp (e.g. 2026-11-25T10:00:00Z) nor epoch milliseconds"),
+        }),
     }
 }
 
@@ -169,11 +177,25 @@ fn present_string<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Optio
 /// Parses a context body `{"ts"?, "product"?, "batch"?, "work_order"?, "mode"?}` (MQTT and HTTP):
 /// an absent field keeps its value, `null` clears it; unknown fields are an error.
 pub fn parse_context_body(payload: &[u8], receive_ns: i64) -> Result<(i64, ContextUpdate), PayloadError> {
-    let p: ContextPayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json { topic_kind: "a context message", message: e.to_string() })?;
-    let ts_ns = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field { field: r.field, reason: r.reason })?;
-    let update = ContextUpdate { product: p.product, batch: p.batch, work_order: p.work_order, mode: p.mode };
+    let p: ContextPayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json {
+        topic_kind: "a context message",
+        message: e.to_string(),
+    })?;
+    let ts_ns = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field {
+        field: r.field,
+        reason: r.reason,
+    })?;
+    let update = ContextUpdate {
+        product: p.product,
+        batch: p.batch,
+        work_order: p.work_order,
+        mode: p.mode,
+    };
     if update.is_empty() {
-        return Err(PayloadError::Field { field: "product|batch|work_order|mode".into(), reason: "a context message must set at least one of these".into() });
+        return Err(PayloadError::Field {
+            field: "product|batch|work_order|mode".into(),
+            reason: "a context message must set at least one of these".into(),
+        });
     }
     Ok((ts_ns, update))
 }
@@ -188,7 +210,9 @@ pub enum Topic<'a> {
 
 /// Splits a topic into its parts.
 pub fn parse_topic(topic: &str) -> Result<Topic<'_>, PayloadError> {
-    let err = || PayloadError::Topic { topic: topic.chars().take(200).collect() };
+    let err = || PayloadError::Topic {
+        topic: topic.chars().take(200).collect(),
+    };
     let rest = topic.strip_prefix(TOPIC_PREFIX).ok_or_else(err)?;
     let mut parts = rest.split('/');
     let (kind, a, b, extra) = (parts.next(), parts.next(), parts.next(), parts.next());
@@ -203,29 +227,48 @@ pub fn parse_topic(topic: &str) -> Result<Topic<'_>, PayloadError> {
 /// Parses one MQTT message. `receive_ns` is used for samples without a timestamp.
 pub fn parse_message(topic: &str, payload: &[u8], receive_ns: i64) -> Result<Parsed, PayloadError> {
     if payload.len() > MAX_PAYLOAD_BYTES {
-        return Err(PayloadError::TooLarge { size: payload.len(), limit: MAX_PAYLOAD_BYTES });
+        return Err(PayloadError::TooLarge {
+            size: payload.len(),
+            limit: MAX_PAYLOAD_BYTES,
+        });
     }
     match parse_topic(topic)? {
         Topic::Asset { asset } => parse_asset_payload(asset, payload, receive_ns),
         Topic::Signal { asset, signal } => parse_signal_payload(asset, signal, payload, receive_ns),
         Topic::Context { line } => {
             let (ts_ns, update) = parse_context_body(payload, receive_ns)?;
-            Ok(Parsed::Context { line: line.to_string(), ts_ns, update })
+            Ok(Parsed::Context {
+                line: line.to_string(),
+                ts_ns,
+                update,
+            })
         }
     }
 }
 
 /// Parses the JSON body of an asset message (also the HTTP bulk format's per-asset part).
 pub fn parse_asset_payload(asset: &str, payload: &[u8], receive_ns: i64) -> Result<Parsed, PayloadError> {
-    let p: AssetPayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json { topic_kind: "an asset message", message: e.to_string() })?;
+    let p: AssetPayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json {
+        topic_kind: "an asset message",
+        message: e.to_string(),
+    })?;
     let mut samples = Vec::new();
     let mut rejected = Vec::new();
     match (&p.values, &p.samples) {
         (Some(values), None) => {
-            let ts = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field { field: r.field, reason: r.reason })?;
+            let ts = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field {
+                field: r.field,
+                reason: r.reason,
+            })?;
             for (signal, value) in values {
                 let unit = p.units.as_ref().and_then(|u| u.get(signal)).map(|u| u.to_string());
-                samples.push(RawSample { asset: asset.to_string(), signal: signal.to_string(), ts_ns: ts, value: *value, unit });
+                samples.push(RawSample {
+                    asset: asset.to_string(),
+                    signal: signal.to_string(),
+                    ts_ns: ts,
+                    value: *value,
+                    unit,
+                });
             }
         }
         (None, Some(items)) => {
@@ -233,7 +276,10 @@ pub fn parse_asset_payload(asset: &str, payload: &[u8], receive_ns: i64) -> Resu
                 match serde_json::from_str::<SampleItem<'_>>(item.get()) {
                     Ok(it) => {
                         let Some(signal) = it.signal else {
-                            rejected.push(Rejected { field: format!("samples[{i}].signal"), reason: "missing".into() });
+                            rejected.push(Rejected {
+                                field: format!("samples[{i}].signal"),
+                                reason: "missing".into(),
+                            });
                             continue;
                         };
                         match ts_to_ns(it.ts.as_ref().or(p.ts.as_ref()), &format!("samples[{i}].ts"), receive_ns) {
@@ -247,50 +293,81 @@ pub fn parse_asset_payload(asset: &str, payload: &[u8], receive_ns: i64) -> Resu
                             Err(r) => rejected.push(r),
                         }
                     }
-                    Err(e) => rejected.push(Rejected { field: format!("samples[{i}]"), reason: e.to_string() }),
+                    Err(e) => rejected.push(Rejected {
+                        field: format!("samples[{i}]"),
+                        reason: e.to_string(),
+                    }),
                 }
             }
         }
         _ => {
-            return Err(PayloadError::Field { field: "values|samples".into(), reason: "an asset message needs exactly one of `values` (object of signal: number) or `samples` (array)".into() });
+            return Err(PayloadError::Field {
+                field: "values|samples".into(),
+                reason: "an asset message needs exactly one of `values` (object of signal: number) or `samples` (array)".into(),
+            });
         }
     }
     Ok(Parsed::Samples { samples, rejected })
 }
 
 fn parse_signal_payload(asset: &str, signal: &str, payload: &[u8], receive_ns: i64) -> Result<Parsed, PayloadError> {
-    let json_err = |e: serde_json::Error| PayloadError::Json { topic_kind: "a signal message (a number or an object)", message: e.to_string() };
-    let mk = |ts_ns, value, unit: Option<&str>| RawSample { asset: asset.to_string(), signal: signal.to_string(), ts_ns, value, unit: unit.map(str::to_string) };
+    let json_err = |e: serde_json::Error| PayloadError::Json {
+        topic_kind: "a signal message (a number or an object)",
+        message: e.to_string(),
+    };
+    let mk = |ts_ns, value, unit: Option<&str>| RawSample {
+        asset: asset.to_string(),
+        signal: signal.to_string(),
+        ts_ns,
+        value,
+        unit: unit.map(str::to_string),
+    };
     let first = payload.iter().find(|b| !b.is_ascii_whitespace()).copied();
     if first != Some(b'{') {
         let v: f64 = serde_json::from_slice(payload).map_err(json_err)?;
-        return Ok(Parsed::Samples { samples: vec![mk(receive_ns, Some(v), None)], rejected: vec![] });
+        return Ok(Parsed::Samples {
+            samples: vec![mk(receive_ns, Some(v), None)],
+            rejected: vec![],
+        });
     }
     let o: SignalObject<'_> = serde_json::from_slice(payload).map_err(json_err)?;
     {
         match (o.value, o.samples) {
             (Some(value), None) => {
-                let ts = ts_to_ns(o.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field { field: r.field, reason: r.reason })?;
-                Ok(Parsed::Samples { samples: vec![mk(ts, value, o.unit)], rejected: vec![] })
+                let ts = ts_to_ns(o.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field {
+                    field: r.field,
+                    reason: r.reason,
+                })?;
+                Ok(Parsed::Samples {
+                    samples: vec![mk(ts, value, o.unit)],
+                    rejected: vec![],
+                })
             }
             (None, Some(items)) => {
                 let mut samples = Vec::with_capacity(items.len());
                 let mut rejected = Vec::new();
                 for (i, item) in items.iter().enumerate() {
                     match serde_json::from_str::<SampleItem<'_>>(item.get()) {
-                        Ok(it) if it.signal.is_some_and(|s| s != signal) => {
-                            rejected.push(Rejected { field: format!("samples[{i}].signal"), reason: format!("the topic names signal '{signal}'") })
-                        }
+                        Ok(it) if it.signal.is_some_and(|s| s != signal) => rejected.push(Rejected {
+                            field: format!("samples[{i}].signal"),
+                            reason: format!("the topic names signal '{signal}'"),
+                        }),
                         Ok(it) => match ts_to_ns(it.ts.as_ref().or(o.ts.as_ref()), &format!("samples[{i}].ts"), receive_ns) {
                             Ok(ts) => samples.push(mk(ts, it.value, it.unit.or(o.unit))),
                             Err(r) => rejected.push(r),
                         },
-                        Err(e) => rejected.push(Rejected { field: format!("samples[{i}]"), reason: e.to_string() }),
+                        Err(e) => rejected.push(Rejected {
+                            field: format!("samples[{i}]"),
+                            reason: e.to_string(),
+                        }),
                     }
                 }
                 Ok(Parsed::Samples { samples, rejected })
             }
-            _ => Err(PayloadError::Field { field: "value|samples".into(), reason: "a signal message needs exactly one of `value` or `samples`".into() }),
+            _ => Err(PayloadError::Field {
+                field: "value|samples".into(),
+                reason: "a signal message needs exactly one of `value` or `samples`".into(),
+            }),
         }
     }
 }
@@ -311,7 +388,14 @@ mod tests {
 
     #[test]
     fn asset_message_with_values() {
-        let (s, r) = samples(parse_message("doppel/v1/data/m1", br#"{"ts":"2026-11-25T10:00:00Z","values":{"current":12.5,"winding_temp":170.6},"units":{"winding_temp":"degF"}}"#, NOW).unwrap());
+        let (s, r) = samples(
+            parse_message(
+                "doppel/v1/data/m1",
+                br#"{"ts":"2026-11-25T10:00:00Z","values":{"current":12.5,"winding_temp":170.6},"units":{"winding_temp":"degF"}}"#,
+                NOW,
+            )
+            .unwrap(),
+        );
         assert!(r.is_empty());
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].unit.as_deref(), Some("degF"));
@@ -321,7 +405,12 @@ mod tests {
     #[test]
     fn batched_samples_keep_good_ones() {
         let (s, r) = samples(
-            parse_message("doppel/v1/data/m1", br#"{"samples":[{"signal":"a","ts":1000,"value":1},{"signal":"b","ts":"never","value":2},{"ts":5,"value":3},{"signal":"c","value":"x"}]}"#, NOW).unwrap(),
+            parse_message(
+                "doppel/v1/data/m1",
+                br#"{"samples":[{"signal":"a","ts":1000,"value":1},{"signal":"b","ts":"never","value":2},{"ts":5,"value":3},{"signal":"c","value":"x"}]}"#,
+                NOW,
+            )
+            .unwrap(),
         );
         assert_eq!(s.len(), 1);
         assert_eq!(s[0].ts_ns, 1_000_000_000);
@@ -336,7 +425,14 @@ mod tests {
         assert_eq!((s[0].ts_ns, s[0].value), (NOW, Some(12.5)));
         let (s, _) = samples(parse_message("doppel/v1/data/m1/current", br#"{"value":null,"ts":7}"#, NOW).unwrap());
         assert_eq!(s[0].value, None);
-        let (s, _) = samples(parse_message("doppel/v1/data/m1/p", br#"{"unit":"psi","samples":[{"ts":1,"value":14.5},{"ts":2,"value":15}]}"#, NOW).unwrap());
+        let (s, _) = samples(
+            parse_message(
+                "doppel/v1/data/m1/p",
+                br#"{"unit":"psi","samples":[{"ts":1,"value":14.5},{"ts":2,"value":15}]}"#,
+                NOW,
+            )
+            .unwrap(),
+        );
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].unit.as_deref(), Some("psi"));
     }
@@ -352,13 +448,25 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
-        assert!(matches!(parse_message("doppel/v1/context/l1", br#"{"ts":1}"#, NOW), Err(PayloadError::Field { .. })));
-        assert!(matches!(parse_message("doppel/v1/context/l1", br#"{"colour":"red"}"#, NOW), Err(PayloadError::Json { .. })));
+        assert!(matches!(
+            parse_message("doppel/v1/context/l1", br#"{"ts":1}"#, NOW),
+            Err(PayloadError::Field { .. })
+        ));
+        assert!(matches!(
+            parse_message("doppel/v1/context/l1", br#"{"colour":"red"}"#, NOW),
+            Err(PayloadError::Json { .. })
+        ));
     }
 
     #[test]
     fn bad_topics_and_json_are_errors() {
-        for t in ["other/topic", "doppel/v1/data/", "doppel/v1/data/a/b/c", "doppel/v1/context/", "doppel/v2/data/a"] {
+        for t in [
+            "other/topic",
+            "doppel/v1/data/",
+            "doppel/v1/data/a/b/c",
+            "doppel/v1/context/",
+            "doppel/v2/data/a",
+        ] {
             assert!(matches!(parse_message(t, b"1", NOW), Err(PayloadError::Topic { .. })), "{t}");
         }
         let e = parse_message("doppel/v1/data/m1", b"{\"values\":", NOW).unwrap_err();

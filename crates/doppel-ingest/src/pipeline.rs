@@ -13,10 +13,10 @@ use parking_lot::Mutex;
 use serde::Serialize;
 use tokio::sync::mpsc::UnboundedSender;
 
+use crate::IngestError;
 use crate::catalog::{Catalog, ResolvedSample};
 use crate::context::{CONTEXT_EVENT, ContextRecord, ContextTracker};
 use crate::payload::{Parsed, PayloadError, RawSample, Rejected};
-use crate::IngestError;
 
 /// Event kind of quarantine records.
 pub const QUARANTINE_EVENT: &str = "quarantine";
@@ -27,7 +27,12 @@ const EXCERPT_BYTES: usize = 512;
 #[derive(Debug, Clone)]
 pub enum Committed {
     Samples(Vec<CommittedSample>),
-    Context { line: String, ts_ns: i64, context_id: u32, context: LineContext },
+    Context {
+        line: String,
+        ts_ns: i64,
+        context_id: u32,
+        context: LineContext,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -81,14 +86,22 @@ impl Ingestor {
     pub fn new(plant: Arc<Plant>, store: Arc<Store>, committed: UnboundedSender<Committed>) -> Result<Ingestor, IngestError> {
         let catalog = Catalog::new(plant, &store)?;
         let mut tracker = ContextTracker::new();
-        let events = store.query_events(&EventFilter { kinds: Some(vec![CONTEXT_EVENT.to_string()]), ..Default::default() })?;
+        let events = store.query_events(&EventFilter {
+            kinds: Some(vec![CONTEXT_EVENT.to_string()]),
+            ..Default::default()
+        })?;
         for e in events {
             match serde_json::from_str::<ContextRecord>(&e.payload) {
                 Ok(rec) => tracker.apply(e.ts, &rec),
                 Err(err) => tracing::warn!(seq = e.seq, error = %err, "skipping unreadable stored context event"),
             }
         }
-        Ok(Ingestor { store, catalog, contexts: Mutex::new(tracker), committed })
+        Ok(Ingestor {
+            store,
+            catalog,
+            contexts: Mutex::new(tracker),
+            committed,
+        })
     }
 
     pub fn plant(&self) -> &Arc<Plant> {
@@ -165,17 +178,33 @@ impl Ingestor {
                 excerpt: None,
             };
             self.quarantine(vec![entry.clone()])?;
-            return Ok(Outcome { quarantined: vec![entry], ..Default::default() });
+            return Ok(Outcome {
+                quarantined: vec![entry],
+                ..Default::default()
+            });
         }
         // Hold the tracker lock across the write so context ids are assigned and stored in order.
         let mut tracker = self.contexts.lock();
         let rec = tracker.prepare(line, ts_ns, update);
         let payload = serde_json::to_string(&rec).map_err(|e| IngestError::Internal(e.to_string()))?;
-        self.store.append_events(vec![NewEvent { ts: ts_ns, kind: CONTEXT_EVENT.into(), subject: line.to_string(), payload }])?;
+        self.store.append_events(vec![NewEvent {
+            ts: ts_ns,
+            kind: CONTEXT_EVENT.into(),
+            subject: line.to_string(),
+            payload,
+        }])?;
         tracker.apply(ts_ns, &rec);
         drop(tracker);
-        let _ = self.committed.send(Committed::Context { line: line.to_string(), ts_ns, context_id: rec.context_id, context: rec.context });
-        Ok(Outcome { context_changed: true, ..Default::default() })
+        let _ = self.committed.send(Committed::Context {
+            line: line.to_string(),
+            ts_ns,
+            context_id: rec.context_id,
+            context: rec.context,
+        });
+        Ok(Outcome {
+            context_changed: true,
+            ..Default::default()
+        })
     }
 
     /// Resolves samples, quarantines the bad ones, and submits the good ones to the store.
@@ -186,9 +215,14 @@ impl Ingestor {
     }
 
     fn resolve_into(&self, source: &str, samples: &[RawSample], rejected: Vec<Rejected>, receive_ns: i64, acc: &mut Accumulator) {
-        acc.quarantined.extend(
-            rejected.into_iter().map(|r| QuarantineEntry { source: source.to_string(), asset: None, signal: None, field: r.field, reason: r.reason, excerpt: None }),
-        );
+        acc.quarantined.extend(rejected.into_iter().map(|r| QuarantineEntry {
+            source: source.to_string(),
+            asset: None,
+            signal: None,
+            field: r.field,
+            reason: r.reason,
+            excerpt: None,
+        }));
         acc.good.reserve(samples.len());
         acc.store_batch.reserve(samples.len());
         let contexts = self.contexts.lock();
@@ -198,7 +232,12 @@ impl Ingestor {
                 Ok(s) => {
                     let line = &plant.assets[s.asset as usize].line;
                     let (context_id, _) = contexts.at(line, s.ts_ns);
-                    acc.store_batch.push(Sample { series: s.series, ts: s.ts_ns, value: s.value, context: context_id });
+                    acc.store_batch.push(Sample {
+                        series: s.series,
+                        ts: s.ts_ns,
+                        value: s.value,
+                        context: context_id,
+                    });
                     acc.good.push(CommittedSample { sample: s, context_id });
                 }
                 Err(r) => acc.quarantined.push(QuarantineEntry {
@@ -215,13 +254,22 @@ impl Ingestor {
 
     /// Makes the quarantine records durable, then the samples; `done` after both.
     fn commit(&self, acc: Accumulator, done: Done) {
-        let Accumulator { good, store_batch, quarantined, context_changed } = acc;
+        let Accumulator {
+            good,
+            store_batch,
+            quarantined,
+            context_changed,
+        } = acc;
         if !quarantined.is_empty()
             && let Err(e) = self.quarantine(quarantined.clone())
         {
             return done(Err(e));
         }
-        let outcome = Outcome { accepted: good.len(), quarantined, context_changed };
+        let outcome = Outcome {
+            accepted: good.len(),
+            quarantined,
+            context_changed,
+        };
         if good.is_empty() {
             return done(Ok(outcome));
         }
@@ -241,9 +289,14 @@ impl Ingestor {
     /// Blocking variant of [`Ingestor::submit_samples`] (for HTTP handlers on a blocking thread).
     pub fn ingest_blocking(&self, source: &str, samples: &[RawSample], rejected: Vec<Rejected>) -> Result<Outcome, IngestError> {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        self.submit_samples(source, samples, rejected, Box::new(move |r| {
-            let _ = tx.send(r);
-        }));
+        self.submit_samples(
+            source,
+            samples,
+            rejected,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
         rx.recv().map_err(|_| IngestError::Internal("store writer stopped".into()))?
     }
 

@@ -60,7 +60,12 @@ mod tests {
 
     #[test]
     fn absent_keeps_null_clears() {
-        let ctx = LineContext { product: Some("p1".into()), batch: Some("b1".into()), work_order: None, mode: Some("normal".into()) };
+        let ctx = LineContext {
+            product: Some("p1".into()),
+            batch: Some("b1".into()),
+            work_order: None,
+            mode: Some("normal".into()),
+        };
         let u: ContextUpdate = serde_json_like(r#"{"batch": null, "work_order": "wo-7"}"#);
         let next = u.apply(&ctx);
         assert_eq!(next.product.as_deref(), Some("p1"));
@@ -70,6 +75,11 @@ mod tests {
 
     // The model crate does not depend on serde_json; TOML inline tables have no null, so build by hand.
     fn serde_json_like(_: &str) -> ContextUpdate {
-        ContextUpdate { product: None, batch: Some(None), work_order: Some(Some("wo-7".into())), mode: None }
+        ContextUpdate {
+            product: None,
+            batch: Some(None),
+            work_order: Some(Some("wo-7".into())),
+            mode: None,
+        }
     }
 }

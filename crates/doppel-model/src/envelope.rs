@@ -16,7 +16,10 @@ impl Range {
     }
     /// The range narrowed by `margin` at each finite end.
     fn shrunk(&self, margin: f64) -> Range {
-        Range { low: self.low + margin, high: self.high - margin }
+        Range {
+            low: self.low + margin,
+            high: self.high - margin,
+        }
     }
     pub fn contains_range(&self, other: &Range) -> bool {
         self.low <= other.low && self.high >= other.high
@@ -152,7 +155,12 @@ mod tests {
         let e = env();
         let mut s = Status::Normal;
         // Noise around the 80 limit: once in warning it stays until clearly back below 78.
-        for (v, want) in [(80.5, Status::Warning), (79.5, Status::Warning), (80.2, Status::Warning), (77.9, Status::Normal)] {
+        for (v, want) in [
+            (80.5, Status::Warning),
+            (79.5, Status::Warning),
+            (80.2, Status::Warning),
+            (77.9, Status::Normal),
+        ] {
             s = e.classify_with_hysteresis(v, s);
             assert_eq!(s, want, "value {v}");
         }
@@ -167,13 +175,31 @@ mod tests {
     #[test]
     fn most_specific_selector_wins() {
         let base = env();
-        let high = Envelope { normal: Range { low: 0.0, high: 90.0 }, ..base };
-        let product = Envelope { normal: Range { low: 0.0, high: 70.0 }, ..base };
+        let high = Envelope {
+            normal: Range { low: 0.0, high: 90.0 },
+            ..base
+        };
+        let product = Envelope {
+            normal: Range { low: 0.0, high: 70.0 },
+            ..base
+        };
         let set = EnvelopeSet {
             default: Some(base),
             conditional: vec![
-                (Selector { mode: Some("high".into()), product: None }, high),
-                (Selector { mode: None, product: Some("p1".into()) }, product),
+                (
+                    Selector {
+                        mode: Some("high".into()),
+                        product: None,
+                    },
+                    high,
+                ),
+                (
+                    Selector {
+                        mode: None,
+                        product: Some("p1".into()),
+                    },
+                    product,
+                ),
             ],
         };
         assert_eq!(set.select(None, None), Some(&base));

@@ -164,7 +164,10 @@ pub struct Plant {
 impl Plant {
     /// Reads and validates a plant file.
     pub fn load(path: &Path) -> Result<Plant, PlantError> {
-        let text = std::fs::read_to_string(path).map_err(|e| PlantError::Io { path: path.display().to_string(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|e| PlantError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
         Plant::parse(&text, &path.display().to_string())
     }
 
@@ -180,9 +183,17 @@ impl Plant {
                 message: e.message().to_string(),
             }])
         })?;
-        let mut v = Validator { text, file, diagnostics: Vec::new() };
+        let mut v = Validator {
+            text,
+            file,
+            diagnostics: Vec::new(),
+        };
         let plant = v.plant(raw);
-        if v.diagnostics.is_empty() { Ok(plant) } else { Err(PlantError::Invalid(v.diagnostics)) }
+        if v.diagnostics.is_empty() {
+            Ok(plant)
+        } else {
+            Err(PlantError::Invalid(v.diagnostics))
+        }
     }
 
     pub fn asset(&self, id: &str) -> Option<&Asset> {
@@ -198,7 +209,9 @@ impl Plant {
     }
 
     pub fn lines(&self) -> impl Iterator<Item = (&Site, &Area, &Line)> {
-        self.sites.iter().flat_map(|s| s.areas.iter().flat_map(move |a| a.lines.iter().map(move |l| (s, a, l))))
+        self.sites
+            .iter()
+            .flat_map(|s| s.areas.iter().flat_map(move |a| a.lines.iter().map(move |l| (s, a, l))))
     }
 
     pub fn site(&self, id: &str) -> Option<&Site> {
@@ -414,7 +427,11 @@ pub fn default_hysteresis(normal: &Range, warning: &Range) -> f64 {
     if width.is_finite() && width > 0.0 {
         return 0.02 * width;
     }
-    let largest = [normal.low, normal.high, warning.low, warning.high].into_iter().filter(|v| v.is_finite()).map(f64::abs).fold(0.0, f64::max);
+    let largest = [normal.low, normal.high, warning.low, warning.high]
+        .into_iter()
+        .filter(|v| v.is_finite())
+        .map(f64::abs)
+        .fold(0.0, f64::max);
     0.02 * largest
 }
 
@@ -425,12 +442,22 @@ fn valid_id(id: &str) -> bool {
 impl Validator<'_> {
     fn error(&mut self, span: ByteRange<usize>, field: impl Into<String>, message: impl Into<String>) {
         let (line, column) = line_col(self.text, span.start);
-        self.diagnostics.push(Diagnostic { file: self.file.to_string(), line, column, field: field.into(), message: message.into() });
+        self.diagnostics.push(Diagnostic {
+            file: self.file.to_string(),
+            line,
+            column,
+            field: field.into(),
+            message: message.into(),
+        });
     }
 
     fn check_id(&mut self, id: &S<String>, field: &str) {
         if !valid_id(id.get_ref()) {
-            self.error(id.span(), field, format!("'{}' is not a valid id: use 1-64 ASCII letters, digits, '_' or '-'", id.get_ref()));
+            self.error(
+                id.span(),
+                field,
+                format!("'{}' is not a valid id: use 1-64 ASCII letters, digits, '_' or '-'", id.get_ref()),
+            );
         }
     }
 
@@ -465,7 +492,11 @@ impl Validator<'_> {
                     let lfield = format!("{afield}.lines.{}", line_id.get_ref());
                     self.check_id(&line_id, &lfield);
                     if !line_ids.insert(line_id.get_ref().clone()) {
-                        self.error(line_id.span(), &lfield, format!("line id '{}' is used twice; line ids must be unique in the plant", line_id.get_ref()));
+                        self.error(
+                            line_id.span(),
+                            &lfield,
+                            format!("line id '{}' is used twice; line ids must be unique in the plant", line_id.get_ref()),
+                        );
                     }
                     let mut member_ids = Vec::new();
                     for (i, ra) in rl.assets.into_iter().enumerate() {
@@ -473,12 +504,20 @@ impl Validator<'_> {
                         self.check_id(&ra.id, &format!("{field}.id"));
                         if let Some(prev) = asset_spans.get(ra.id.get_ref()) {
                             let (pl, _) = line_col(self.text, prev.start);
-                            self.error(ra.id.span(), format!("{field}.id"), format!("asset id '{}' is already used at line {pl}", ra.id.get_ref()));
+                            self.error(
+                                ra.id.span(),
+                                format!("{field}.id"),
+                                format!("asset id '{}' is already used at line {pl}", ra.id.get_ref()),
+                            );
                             continue;
                         }
                         let Some(ty) = types.get(ra.type_id.get_ref()) else {
                             let known: Vec<&str> = types.keys().map(String::as_str).collect();
-                            self.error(ra.type_id.span(), format!("{field}.type"), format!("unknown asset type '{}' (known: {})", ra.type_id.get_ref(), known.join(", ")));
+                            self.error(
+                                ra.type_id.span(),
+                                format!("{field}.type"),
+                                format!("unknown asset type '{}' (known: {})", ra.type_id.get_ref(), known.join(", ")),
+                            );
                             continue;
                         };
                         asset_spans.insert(ra.id.get_ref().clone(), ra.id.span());
@@ -487,9 +526,18 @@ impl Validator<'_> {
                         let mut components = ty.components.clone();
                         for c in ra.components {
                             if components.iter().any(|k| k.id == *c.id.get_ref()) {
-                                self.error(c.id.span(), format!("{field}.components"), format!("component '{}' is already declared by type '{}'", c.id.get_ref(), ty.id));
+                                self.error(
+                                    c.id.span(),
+                                    format!("{field}.components"),
+                                    format!("component '{}' is already declared by type '{}'", c.id.get_ref(), ty.id),
+                                );
                             }
-                            components.push(Component { id: c.id.into_inner(), kind: c.kind, description: c.description, params: c.params });
+                            components.push(Component {
+                                id: c.id.into_inner(),
+                                kind: c.kind,
+                                description: c.description,
+                                params: c.params,
+                            });
                         }
                         member_ids.push(ra.id.get_ref().clone());
                         assets.push(Asset {
@@ -518,7 +566,11 @@ impl Validator<'_> {
                         assets: member_ids,
                     });
                 }
-                areas.push(Area { id: area_id.into_inner(), name: ra.name, lines });
+                areas.push(Area {
+                    id: area_id.into_inner(),
+                    name: ra.name,
+                    lines,
+                });
             }
             if let Some(amb) = &rs.ambient_asset {
                 ambient_refs.push((amb.clone(), format!("{sfield}.ambient_asset"), site_id.get_ref().clone()));
@@ -535,17 +587,27 @@ impl Validator<'_> {
         for (r, field, site) in ambient_refs {
             match asset_index.get(r.get_ref()) {
                 None => self.error(r.span(), field, format!("ambient asset '{}' is not an asset of the plant", r.get_ref())),
-                Some(&i) if assets[i].site != site => {
-                    self.error(r.span(), field, format!("ambient asset '{}' belongs to site '{}', not '{site}'", r.get_ref(), assets[i].site))
-                }
+                Some(&i) if assets[i].site != site => self.error(
+                    r.span(),
+                    field,
+                    format!("ambient asset '{}' belongs to site '{}', not '{site}'", r.get_ref(), assets[i].site),
+                ),
                 Some(_) => {}
             }
         }
         for (r, field, line) in output_refs {
             match asset_index.get(r.get_ref()) {
                 Some(&i) if assets[i].line == line && assets[i].production.is_some() => {}
-                Some(&i) if assets[i].line != line => self.error(r.span(), field, format!("output asset '{}' is on line '{}', not on this line", r.get_ref(), assets[i].line)),
-                Some(_) => self.error(r.span(), field, format!("output asset '{}' has no [production] counters in its type", r.get_ref())),
+                Some(&i) if assets[i].line != line => self.error(
+                    r.span(),
+                    field,
+                    format!("output asset '{}' is on line '{}', not on this line", r.get_ref(), assets[i].line),
+                ),
+                Some(_) => self.error(
+                    r.span(),
+                    field,
+                    format!("output asset '{}' has no [production] counters in its type", r.get_ref()),
+                ),
                 None => self.error(r.span(), field, format!("output asset '{}' is not an asset of this line", r.get_ref())),
             }
         }
@@ -557,7 +619,14 @@ impl Validator<'_> {
                 }
             }
         }
-        Plant { enterprise: raw.enterprise.into_inner(), sites, asset_types: types, assets, asset_index, line_index }
+        Plant {
+            enterprise: raw.enterprise.into_inner(),
+            sites,
+            asset_types: types,
+            assets,
+            asset_index,
+            line_index,
+        }
     }
 
     fn asset_type(&mut self, id: &str, t: RawAssetType) -> AssetType {
@@ -566,9 +635,18 @@ impl Validator<'_> {
         for c in t.components {
             self.check_id(&c.id, &format!("{tfield}.components.id"));
             if components.iter().any(|k: &Component| k.id == *c.id.get_ref()) {
-                self.error(c.id.span(), format!("{tfield}.components"), format!("component '{}' declared twice", c.id.get_ref()));
+                self.error(
+                    c.id.span(),
+                    format!("{tfield}.components"),
+                    format!("component '{}' declared twice", c.id.get_ref()),
+                );
             }
-            components.push(Component { id: c.id.into_inner(), kind: c.kind, description: c.description, params: c.params });
+            components.push(Component {
+                id: c.id.into_inner(),
+                kind: c.kind,
+                description: c.description,
+                params: c.params,
+            });
         }
         let mut signals = Vec::new();
         for (name, rs) in t.signals {
@@ -585,26 +663,53 @@ impl Validator<'_> {
             let span = r.span();
             let r = r.into_inner();
             if !signals.iter().any(|s| s.name == *r.signal.get_ref()) {
-                self.error(r.signal.span(), format!("{tfield}.running_when.signal"), format!("unknown signal '{}'", r.signal.get_ref()));
+                self.error(
+                    r.signal.span(),
+                    format!("{tfield}.running_when.signal"),
+                    format!("unknown signal '{}'", r.signal.get_ref()),
+                );
             }
             let _ = span;
-            RunningRule { signal: r.signal.into_inner(), above: r.above }
+            RunningRule {
+                signal: r.signal.into_inner(),
+                above: r.above,
+            }
         });
         let production = t.production.map(|p| {
             let p = p.into_inner();
             for (sig, f) in std::iter::once((&p.total, "total")).chain(p.scrap.as_ref().map(|s| (s, "scrap"))) {
                 match signals.iter().find(|s| s.name == *sig.get_ref()) {
                     Some(s) if s.kind == SignalKind::Counter => {}
-                    Some(_) => self.error(sig.span(), format!("{tfield}.production.{f}"), format!("signal '{}' must have kind = \"counter\"", sig.get_ref())),
+                    Some(_) => self.error(
+                        sig.span(),
+                        format!("{tfield}.production.{f}"),
+                        format!("signal '{}' must have kind = \"counter\"", sig.get_ref()),
+                    ),
                     None => self.error(sig.span(), format!("{tfield}.production.{f}"), format!("unknown signal '{}'", sig.get_ref())),
                 }
             }
             if !(*p.ideal_cycle_s.get_ref() > 0.0 && p.ideal_cycle_s.get_ref().is_finite()) {
-                self.error(p.ideal_cycle_s.span(), format!("{tfield}.production.ideal_cycle_s"), "must be a positive number of seconds");
+                self.error(
+                    p.ideal_cycle_s.span(),
+                    format!("{tfield}.production.ideal_cycle_s"),
+                    "must be a positive number of seconds",
+                );
             }
-            Production { total: p.total.into_inner(), scrap: p.scrap.map(Spanned::into_inner), ideal_cycle_s: p.ideal_cycle_s.into_inner() }
+            Production {
+                total: p.total.into_inner(),
+                scrap: p.scrap.map(Spanned::into_inner),
+                ideal_cycle_s: p.ideal_cycle_s.into_inner(),
+            }
         });
-        AssetType { id: id.to_string(), description: t.description, params: t.params, components, signals, running, production }
+        AssetType {
+            id: id.to_string(),
+            description: t.description,
+            params: t.params,
+            components,
+            signals,
+            running,
+            production,
+        }
     }
 
     fn signal(&mut self, name: &str, field: &str, rs: RawSignal, components: &[Component]) -> Option<Signal> {
@@ -617,19 +722,31 @@ impl Validator<'_> {
         };
         let rate = *rs.rate_hz.get_ref();
         if !(rate > 0.0 && rate <= 1_000_000.0) {
-            self.error(rs.rate_hz.span(), format!("{field}.rate_hz"), format!("{rate} is not a sampling rate: use a value in (0, 1000000] Hz"));
+            self.error(
+                rs.rate_hz.span(),
+                format!("{field}.rate_hz"),
+                format!("{rate} is not a sampling rate: use a value in (0, 1000000] Hz"),
+            );
         }
         match rs.kind {
             SignalKind::State => {
                 if rs.states.is_empty() {
-                    self.error(rs.unit.span(), format!("{field}.states"), "a state signal needs its list of states, e.g. states = [\"stopped\", \"running\"]");
+                    self.error(
+                        rs.unit.span(),
+                        format!("{field}.states"),
+                        "a state signal needs its list of states, e.g. states = [\"stopped\", \"running\"]",
+                    );
                 }
                 if unit.dimension != Dimension::State {
                     self.error(rs.unit.span(), format!("{field}.unit"), "a state signal must have unit = \"state\"");
                 }
             }
             SignalKind::Counter if !matches!(unit.dimension, Dimension::Count | Dimension::Energy | Dimension::Volume | Dimension::Mass) => {
-                self.error(rs.unit.span(), format!("{field}.unit"), format!("a counter must count something (count, energy, volume or mass), not {}", unit.dimension));
+                self.error(
+                    rs.unit.span(),
+                    format!("{field}.unit"),
+                    format!("a counter must count something (count, energy, volume or mass), not {}", unit.dimension),
+                );
             }
             _ if !rs.states.is_empty() => self.error(rs.unit.span(), format!("{field}.states"), "only kind = \"state\" signals have states"),
             _ => {}
@@ -647,7 +764,10 @@ impl Validator<'_> {
                 }
                 Range { low: lo, high: hi }
             }
-            None => Range { low: f64::NEG_INFINITY, high: f64::INFINITY },
+            None => Range {
+                low: f64::NEG_INFINITY,
+                high: f64::INFINITY,
+            },
         };
         let mut envelopes = EnvelopeSet::default();
         if let Some(e) = &rs.envelope {
@@ -658,10 +778,20 @@ impl Validator<'_> {
             let f = format!("{field}.envelope_when[{i}]");
             let ce = c.get_ref();
             if ce.mode.is_none() && ce.product.is_none() {
-                self.error(c.span(), &f, "a conditional envelope needs `mode` or `product` (use `envelope` for the default)");
+                self.error(
+                    c.span(),
+                    &f,
+                    "a conditional envelope needs `mode` or `product` (use `envelope` for the default)",
+                );
             }
             if let Some(env) = self.envelope(c.span(), &f, ce.normal, ce.warning, ce.hysteresis) {
-                envelopes.conditional.push((Selector { mode: ce.mode.clone(), product: ce.product.clone() }, env));
+                envelopes.conditional.push((
+                    Selector {
+                        mode: ce.mode.clone(),
+                        product: ce.product.clone(),
+                    },
+                    env,
+                ));
             }
         }
         Some(Signal {
@@ -678,17 +808,34 @@ impl Validator<'_> {
     }
 
     fn envelope(&mut self, span: ByteRange<usize>, field: &str, normal: [f64; 2], warning: [f64; 2], hysteresis: Option<f64>) -> Option<Envelope> {
-        let normal = Range { low: normal[0], high: normal[1] };
-        let warning = Range { low: warning[0], high: warning[1] };
+        let normal = Range {
+            low: normal[0],
+            high: normal[1],
+        };
+        let warning = Range {
+            low: warning[0],
+            high: warning[1],
+        };
         let mut ok = true;
         for (r, name) in [(normal, "normal"), (warning, "warning")] {
             if r.low.is_nan() || r.high.is_nan() || r.low > r.high {
-                self.error(span.clone(), format!("{field}.{name}"), format!("[{}, {}] is not a range: use [low, high] with low <= high (-inf / inf for open ends)", r.low, r.high));
+                self.error(
+                    span.clone(),
+                    format!("{field}.{name}"),
+                    format!(
+                        "[{}, {}] is not a range: use [low, high] with low <= high (-inf / inf for open ends)",
+                        r.low, r.high
+                    ),
+                );
                 ok = false;
             }
         }
         if ok && !warning.contains_range(&normal) {
-            self.error(span.clone(), format!("{field}.warning"), "the warning range must contain the normal range (alarm is outside warning)");
+            self.error(
+                span.clone(),
+                format!("{field}.warning"),
+                "the warning range must contain the normal range (alarm is outside warning)",
+            );
             ok = false;
         }
         let h = hysteresis.unwrap_or_else(|| default_hysteresis(&normal, &warning));
@@ -696,7 +843,11 @@ impl Validator<'_> {
             self.error(span, format!("{field}.hysteresis"), "must be a finite number >= 0");
             ok = false;
         }
-        ok.then_some(Envelope { normal, warning, hysteresis: h })
+        ok.then_some(Envelope {
+            normal,
+            warning,
+            hysteresis: h,
+        })
     }
 }
 
@@ -778,11 +929,17 @@ assets = [
 
     #[test]
     fn unknown_type_and_duplicate_asset_are_reported() {
-        let bad = MINI.replace("{ id = \"m2\", type = \"motor\" }", "{ id = \"m1\", type = \"motor\" },\n  { id = \"m3\", type = \"pump\" }");
+        let bad = MINI.replace(
+            "{ id = \"m2\", type = \"motor\" }",
+            "{ id = \"m1\", type = \"motor\" },\n  { id = \"m3\", type = \"pump\" }",
+        );
         let err = Plant::parse(&bad, "bad.toml").unwrap_err();
         let msgs: Vec<String> = err.diagnostics().iter().map(|d| d.to_string()).collect();
         assert!(msgs.iter().any(|m| m.contains("asset id 'm1' is already used at line")), "{msgs:?}");
-        assert!(msgs.iter().any(|m| m.contains("unknown asset type 'pump'") && m.contains(".assets[2].type")), "{msgs:?}");
+        assert!(
+            msgs.iter().any(|m| m.contains("unknown asset type 'pump'") && m.contains(".assets[2].type")),
+            "{msgs:?}"
+        );
     }
 
     #[test]

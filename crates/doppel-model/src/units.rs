@@ -109,11 +109,21 @@ pub enum UnitError {
     #[error("unknown unit '{symbol}'{}", suggestion.as_ref().map(|s| format!(" (did you mean '{s}'?)")).unwrap_or_default())]
     Unknown { symbol: String, suggestion: Option<String> },
     #[error("cannot convert '{from}' ({from_dimension}) to '{to}' ({to_dimension})")]
-    Incompatible { from: String, to: String, from_dimension: Dimension, to_dimension: Dimension },
+    Incompatible {
+        from: String,
+        to: String,
+        from_dimension: Dimension,
+        to_dimension: Dimension,
+    },
 }
 
 const fn u(symbol: &'static str, dimension: Dimension, scale: f64) -> Unit {
-    Unit { symbol, dimension, scale, offset: 0.0 }
+    Unit {
+        symbol,
+        dimension,
+        scale,
+        offset: 0.0,
+    }
 }
 
 use Dimension as D;
@@ -125,8 +135,18 @@ static UNITS: &[Unit] = &[
     u("ppm", D::Dimensionless, 1e-6),
     u("count", D::Count, 1.0),
     u("state", D::State, 1.0),
-    Unit { symbol: "degC", dimension: D::Temperature, scale: 1.0, offset: 273.15 },
-    Unit { symbol: "degF", dimension: D::Temperature, scale: 5.0 / 9.0, offset: 273.15 - 32.0 * 5.0 / 9.0 },
+    Unit {
+        symbol: "degC",
+        dimension: D::Temperature,
+        scale: 1.0,
+        offset: 273.15,
+    },
+    Unit {
+        symbol: "degF",
+        dimension: D::Temperature,
+        scale: 5.0 / 9.0,
+        offset: 273.15 - 32.0 * 5.0 / 9.0,
+    },
     u("K", D::Temperature, 1.0),
     u("A", D::Current, 1.0),
     u("mA", D::Current, 1e-3),
@@ -296,7 +316,13 @@ mod tests {
     #[test]
     fn unknown_units_are_rejected_with_a_suggestion() {
         let err = lookup("kw").unwrap_err();
-        assert_eq!(err, UnitError::Unknown { symbol: "kw".into(), suggestion: Some("kW".into()) });
+        assert_eq!(
+            err,
+            UnitError::Unknown {
+                symbol: "kw".into(),
+                suggestion: Some("kW".into())
+            }
+        );
         assert!(matches!(lookup("furlongs/fortnight"), Err(UnitError::Unknown { suggestion: None, .. })));
     }
 

@@ -31,12 +31,7 @@ pub struct DefectFrequencies {
 }
 
 impl BearingGeometry {
-    pub fn new(
-        n_elements: f64,
-        element_d_mm: f64,
-        pitch_d_mm: f64,
-        contact_angle_deg: f64,
-    ) -> Result<BearingGeometry, PhysicsError> {
+    pub fn new(n_elements: f64, element_d_mm: f64, pitch_d_mm: f64, contact_angle_deg: f64) -> Result<BearingGeometry, PhysicsError> {
         within("n_elements", n_elements, 3.0, 200.0)?;
         positive("element_d_mm", element_d_mm)?;
         positive("pitch_d_mm", pitch_d_mm)?;
@@ -88,11 +83,7 @@ impl RollingElement {
 }
 
 /// ISO 281 basic rating life `L10 = (C/P)^p`, millions of revolutions. `C` and `P` in the same unit (kN).
-pub fn l10_million_revs(
-    dynamic_capacity: f64,
-    equivalent_load: f64,
-    element: RollingElement,
-) -> f64 {
+pub fn l10_million_revs(dynamic_capacity: f64, equivalent_load: f64, element: RollingElement) -> f64 {
     if equivalent_load <= 0.0 {
         return f64::INFINITY;
     }
@@ -100,12 +91,7 @@ pub fn l10_million_revs(
 }
 
 /// ISO 281 basic rating life in operating hours at `speed_rpm`: `L10h = 10⁶/(60·n)·L10`.
-pub fn l10_hours(
-    dynamic_capacity: f64,
-    equivalent_load: f64,
-    speed_rpm: f64,
-    element: RollingElement,
-) -> f64 {
+pub fn l10_hours(dynamic_capacity: f64, equivalent_load: f64, speed_rpm: f64, element: RollingElement) -> f64 {
     if speed_rpm <= 0.0 {
         return f64::INFINITY;
     }
@@ -115,10 +101,7 @@ pub fn l10_hours(
 /// Palmgren–Miner cumulative damage `D = Σ tᵢ/Lᵢ` over (time, life) pairs in the same unit;
 /// failure is expected at `D = 1`.
 pub fn miner_damage(blocks: &[(f64, f64)]) -> f64 {
-    blocks
-        .iter()
-        .map(|&(t, life)| if life > 0.0 { t / life } else { f64::INFINITY })
-        .sum()
+    blocks.iter().map(|&(t, life)| if life > 0.0 { t / life } else { f64::INFINITY }).sum()
 }
 
 /// ISO 10816-3 machine group.
@@ -210,33 +193,16 @@ mod tests {
     #[test]
     fn l10_life_by_hand() {
         // C/P = 10 → 1000 Mrev (ball); at 1465 rpm: 10⁶/(60·1465)·1000 = 11 376.6 h
-        close(
-            l10_million_revs(52.7, 5.27, RollingElement::Ball),
-            1000.0,
-            1e-9,
-        );
-        close(
-            l10_hours(52.7, 5.27, 1465.0, RollingElement::Ball),
-            11_376.6,
-            0.1,
-        );
-        close(
-            l10_million_revs(20.0, 10.0, RollingElement::Roller),
-            2f64.powf(10.0 / 3.0),
-            1e-12,
-        );
+        close(l10_million_revs(52.7, 5.27, RollingElement::Ball), 1000.0, 1e-9);
+        close(l10_hours(52.7, 5.27, 1465.0, RollingElement::Ball), 11_376.6, 0.1);
+        close(l10_million_revs(20.0, 10.0, RollingElement::Roller), 2f64.powf(10.0 / 3.0), 1e-12);
         // doubling the load cuts ball bearing life by 8
         close(
-            l10_million_revs(50.0, 5.0, RollingElement::Ball)
-                / l10_million_revs(50.0, 10.0, RollingElement::Ball),
+            l10_million_revs(50.0, 5.0, RollingElement::Ball) / l10_million_revs(50.0, 10.0, RollingElement::Ball),
             8.0,
             1e-9,
         );
-        close(
-            miner_damage(&[(1000.0, 4000.0), (500.0, 1000.0)]),
-            0.75,
-            1e-12,
-        );
+        close(miner_damage(&[(1000.0, 4000.0), (500.0, 1000.0)]), 0.75, 1e-12);
     }
 
     #[test]

@@ -25,9 +25,7 @@ pub mod motor;
 pub mod pump;
 pub mod thermal;
 
-pub use bearing::{
-    BearingGeometry, DefectFrequencies, Foundation, MachineGroup, RollingElement, Zone,
-};
+pub use bearing::{BearingGeometry, DefectFrequencies, Foundation, MachineGroup, RollingElement, Zone};
 pub use motor::{InductionMotor, InsulationClass, MotorOperatingPoint};
 pub use pump::{CentrifugalPump, PumpOperatingPoint, SystemCurve};
 pub use thermal::ThermalNode;
@@ -39,11 +37,7 @@ pub const G: f64 = 9.80665;
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PhysicsError {
     #[error("parameter `{name}` = {value} is invalid: {reason}")]
-    InvalidParameter {
-        name: &'static str,
-        value: f64,
-        reason: &'static str,
-    },
+    InvalidParameter { name: &'static str, value: f64, reason: &'static str },
 }
 
 /// Checks that a parameter is finite and strictly positive.
@@ -60,12 +54,7 @@ pub(crate) fn positive(name: &'static str, value: f64) -> Result<f64, PhysicsErr
 }
 
 /// Checks that a parameter is finite and in `[lo, hi]`.
-pub(crate) fn within(
-    name: &'static str,
-    value: f64,
-    lo: f64,
-    hi: f64,
-) -> Result<f64, PhysicsError> {
+pub(crate) fn within(name: &'static str, value: f64, lo: f64, hi: f64) -> Result<f64, PhysicsError> {
     if value.is_finite() && value >= lo && value <= hi {
         Ok(value)
     } else {

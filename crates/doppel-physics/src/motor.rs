@@ -53,12 +53,7 @@ pub struct MotorOperatingPoint {
 
 impl InductionMotor {
     /// A 400 V / 50 Hz motor from its nameplate, with the default loss split and magnetising current.
-    pub fn new(
-        rated_power_kw: f64,
-        rated_current_a: f64,
-        rated_speed_rpm: f64,
-        rated_efficiency: f64,
-    ) -> Result<InductionMotor, PhysicsError> {
+    pub fn new(rated_power_kw: f64, rated_current_a: f64, rated_speed_rpm: f64, rated_efficiency: f64) -> Result<InductionMotor, PhysicsError> {
         InductionMotor {
             rated_power_kw,
             rated_current_a,
@@ -80,12 +75,7 @@ impl InductionMotor {
         within("rated_efficiency", self.rated_efficiency, 0.05, 0.999)?;
         positive("voltage_v", self.voltage_v)?;
         positive("supply_hz", self.supply_hz)?;
-        within(
-            "no_load_current_fraction",
-            self.no_load_current_fraction,
-            0.0,
-            0.9,
-        )?;
+        within("no_load_current_fraction", self.no_load_current_fraction, 0.0, 0.9)?;
         within("constant_loss_share", self.constant_loss_share, 0.0, 1.0)?;
         if self.pole_pairs() == 0 {
             return Err(PhysicsError::InvalidParameter {
@@ -106,11 +96,7 @@ impl InductionMotor {
         } else {
             p
         };
-        if p.is_finite() && p >= 1.0 {
-            p as u32
-        } else {
-            0
-        }
+        if p.is_finite() && p >= 1.0 { p as u32 } else { 0 }
     }
 
     /// Synchronous speed, rpm.
@@ -144,11 +130,7 @@ impl InductionMotor {
         let slip = self.rated_slip() * load;
         let speed = self.sync_speed_rpm() * (1.0 - slip);
         let apparent_kva = 3f64.sqrt() * self.voltage_v * current / 1000.0;
-        let power_factor = if apparent_kva > 0.0 {
-            (input / apparent_kva).clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let power_factor = if apparent_kva > 0.0 { (input / apparent_kva).clamp(0.0, 1.0) } else { 0.0 };
         let omega = speed * std::f64::consts::TAU / 60.0;
         MotorOperatingPoint {
             load,
@@ -162,11 +144,7 @@ impl InductionMotor {
             power_factor,
             slip,
             speed_rpm: speed,
-            torque_nm: if omega > 0.0 {
-                output * 1000.0 / omega
-            } else {
-                0.0
-            },
+            torque_nm: if omega > 0.0 { output * 1000.0 / omega } else { 0.0 },
         }
     }
 }
@@ -270,10 +248,7 @@ mod tests {
     fn two_pole_motor() {
         let m = InductionMotor::new(11.0, 20.0, 2900.0, 0.9).unwrap();
         assert_eq!(m.sync_speed_rpm(), 3000.0);
-        assert!(
-            InductionMotor::new(11.0, 20.0, 12_000.0, 0.9).is_err(),
-            "faster than 2-pole synchronous"
-        );
+        assert!(InductionMotor::new(11.0, 20.0, 12_000.0, 0.9).is_err(), "faster than 2-pole synchronous");
         assert!(InductionMotor::new(11.0, 20.0, 1465.0, 1.2).is_err());
     }
 
@@ -282,16 +257,8 @@ mod tests {
         assert_eq!(insulation_ageing_factor(155.0, InsulationClass::F), 1.0);
         assert_eq!(insulation_ageing_factor(165.0, InsulationClass::F), 2.0);
         assert_eq!(insulation_ageing_factor(135.0, InsulationClass::F), 0.25);
-        close(
-            insulation_life_hours(175.0, InsulationClass::F),
-            5_000.0,
-            1e-9,
-        );
-        close(
-            insulation_life_hours(120.0, InsulationClass::B),
-            40_000.0,
-            1e-9,
-        );
+        close(insulation_life_hours(175.0, InsulationClass::F), 5_000.0, 1e-9);
+        close(insulation_life_hours(120.0, InsulationClass::B), 40_000.0, 1e-9);
         assert!(insulation_ageing_factor(f64::MAX, InsulationClass::F).is_finite());
     }
 }

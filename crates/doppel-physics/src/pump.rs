@@ -72,13 +72,7 @@ pub struct PumpOperatingPoint {
 
 impl CentrifugalPump {
     /// A pump with the default shut-off head ratio (1.25).
-    pub fn new(
-        rated_flow_m3h: f64,
-        rated_head_m: f64,
-        rated_speed_rpm: f64,
-        bep_efficiency: f64,
-        density_kg_m3: f64,
-    ) -> Result<CentrifugalPump, PhysicsError> {
+    pub fn new(rated_flow_m3h: f64, rated_head_m: f64, rated_speed_rpm: f64, bep_efficiency: f64, density_kg_m3: f64) -> Result<CentrifugalPump, PhysicsError> {
         CentrifugalPump {
             rated_flow_m3h,
             rated_head_m,
@@ -111,19 +105,14 @@ impl CentrifugalPump {
     }
 
     fn wear_factors(wear: f64) -> (f64, f64) {
-        let w = if wear.is_finite() {
-            wear.clamp(0.0, 1.0)
-        } else {
-            0.0
-        };
+        let w = if wear.is_finite() { wear.clamp(0.0, 1.0) } else { 0.0 };
         (1.0 - WEAR_HEAD_LOSS * w, 1.0 - WEAR_EFFICIENCY_LOSS * w)
     }
 
     /// Head at `flow_m3h` and speed ratio `r` with impeller wear `wear` (m; may be negative past run-out).
     pub fn head_at(&self, flow_m3h: f64, speed_ratio: f64, wear: f64) -> f64 {
         let (wh, _) = Self::wear_factors(wear);
-        wh * (self.shutoff_head_m() * speed_ratio * speed_ratio
-            - self.curve_coefficient() * flow_m3h * flow_m3h)
+        wh * (self.shutoff_head_m() * speed_ratio * speed_ratio - self.curve_coefficient() * flow_m3h * flow_m3h)
     }
 
     /// Hydraulic efficiency at `flow_m3h` and speed ratio `r` with impeller wear (0..1).
@@ -144,10 +133,7 @@ impl CentrifugalPump {
         let (_, we) = Self::wear_factors(wear);
         let x = (flow_m3h / (speed_ratio * self.rated_flow_m3h)).clamp(0.0, MAX_FLOW_RATIO);
         let head = self.head_at(flow_m3h, speed_ratio, wear).max(0.0);
-        self.density_kg_m3 * G * head * speed_ratio * self.rated_flow_m3h
-            / 3600.0
-            / (we * self.bep_efficiency * (2.0 - x))
-            / 1000.0
+        self.density_kg_m3 * G * head * speed_ratio * self.rated_flow_m3h / 3600.0 / (we * self.bep_efficiency * (2.0 - x)) / 1000.0
     }
 
     /// Hydraulic power ρ·g·Q·H, kW.
@@ -156,17 +142,8 @@ impl CentrifugalPump {
     }
 
     /// Operating point against `system` at speed ratio `r = n/n_rated` with impeller wear `wear`.
-    pub fn operating_point(
-        &self,
-        speed_ratio: f64,
-        wear: f64,
-        system: &SystemCurve,
-    ) -> PumpOperatingPoint {
-        let r = if speed_ratio.is_finite() {
-            speed_ratio.max(0.0)
-        } else {
-            0.0
-        };
+    pub fn operating_point(&self, speed_ratio: f64, wear: f64, system: &SystemCurve) -> PumpOperatingPoint {
+        let r = if speed_ratio.is_finite() { speed_ratio.max(0.0) } else { 0.0 };
         let (wh, _) = Self::wear_factors(wear);
         let driving = wh * self.shutoff_head_m() * r * r - system.static_head_m;
         let flow = if driving > 0.0 {
@@ -174,11 +151,7 @@ impl CentrifugalPump {
         } else {
             0.0
         };
-        let head = if r > 0.0 {
-            self.head_at(flow, r, wear).max(0.0)
-        } else {
-            0.0
-        };
+        let head = if r > 0.0 { self.head_at(flow, r, wear).max(0.0) } else { 0.0 };
         let efficiency = self.efficiency_at(flow, r, wear);
         let shaft = self.shaft_power_kw(flow, r, wear);
         PumpOperatingPoint {
@@ -195,11 +168,7 @@ impl CentrifugalPump {
 /// The affinity laws for one impeller: scales (flow, head, power) from speed ratio 1 to `speed_ratio`:
 /// `Q·r`, `H·r²`, `P·r³`.
 pub fn affinity_scale(flow: f64, head: f64, power: f64, speed_ratio: f64) -> (f64, f64, f64) {
-    (
-        flow * speed_ratio,
-        head * speed_ratio.powi(2),
-        power * speed_ratio.powi(3),
-    )
+    (flow * speed_ratio, head * speed_ratio.powi(2), power * speed_ratio.powi(3))
 }
 
 #[cfg(test)]

@@ -22,12 +22,7 @@ pub struct ThermalNode {
 
 impl ThermalNode {
     /// A node at `temp` °C in `ambient` °C with `r_th` K/kW and time constant `tau_s` s.
-    pub fn new(
-        temp: f64,
-        ambient: f64,
-        r_th: f64,
-        tau_s: f64,
-    ) -> Result<ThermalNode, PhysicsError> {
+    pub fn new(temp: f64, ambient: f64, r_th: f64, tau_s: f64) -> Result<ThermalNode, PhysicsError> {
         Ok(ThermalNode {
             temp: crate::within("temp", temp, -273.15, 1.0e4)?,
             ambient,
@@ -73,10 +68,7 @@ mod tests {
         // From 20 °C towards 100 °C: after τ, 20 + 80·(1 − e⁻¹) = 70.5696 °C.
         let mut n = ThermalNode::new(20.0, 20.0, 40.0, 1800.0).unwrap();
         let t = n.step(2.0, 20.0, 1800.0);
-        assert!(
-            (t - (20.0 + 80.0 * (1.0 - (-1.0f64).exp()))).abs() < 1e-9,
-            "{t}"
-        );
+        assert!((t - (20.0 + 80.0 * (1.0 - (-1.0f64).exp()))).abs() < 1e-9, "{t}");
         assert!((t - 70.5696).abs() < 1e-3);
     }
 

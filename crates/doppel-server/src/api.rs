@@ -59,7 +59,11 @@ pub struct ApiError {
 
 impl ApiError {
     fn new(status: StatusCode, field: impl Into<Option<String>>, message: impl Into<String>) -> ApiError {
-        ApiError { status, field: field.into(), message: message.into() }
+        ApiError {
+            status,
+            field: field.into(),
+            message: message.into(),
+        }
     }
     fn bad(field: &str, message: impl Into<String>) -> ApiError {
         ApiError::new(StatusCode::BAD_REQUEST, Some(field.to_string()), message)
@@ -123,7 +127,10 @@ async fn health(State(state): State<Arc<AppState>>) -> Json<Value> {
 }
 
 fn asset_index(state: &AppState, id: &str) -> ApiResult<usize> {
-    state.plant.asset_position(id).ok_or_else(|| ApiError::not_found("asset", format!("unknown asset '{id}'")))
+    state
+        .plant
+        .asset_position(id)
+        .ok_or_else(|| ApiError::not_found("asset", format!("unknown asset '{id}'")))
 }
 
 #[derive(Serialize)]
@@ -151,7 +158,11 @@ async fn list_assets(State(state): State<Arc<AppState>>) -> Json<Vec<Value>> {
         .enumerate()
         .filter_map(|(i, a)| {
             let st = twins.asset_state(i)?;
-            let values = st.signals.iter().map(|s| (s.name.clone(), s.last_value.map_or(Value::Null, |v| json!(v)))).collect();
+            let values = st
+                .signals
+                .iter()
+                .map(|s| (s.name.clone(), s.last_value.map_or(Value::Null, |v| json!(v))))
+                .collect();
             serde_json::to_value(AssetSummary {
                 id: &a.id,
                 name: &a.name,
@@ -194,16 +205,28 @@ struct HistoryQuery {
 /// Parses a query timestamp: RFC 3339 or integer epoch milliseconds.
 fn parse_time(field: &str, v: &str) -> ApiResult<i64> {
     if let Ok(ms) = v.parse::<i64>() {
-        return ms.checked_mul(time::NANOS_PER_MILLI).ok_or_else(|| ApiError::bad(field, format!("{v} ms is out of range")));
+        return ms
+            .checked_mul(time::NANOS_PER_MILLI)
+            .ok_or_else(|| ApiError::bad(field, format!("{v} ms is out of range")));
     }
     time::parse_rfc3339(v).ok_or_else(|| ApiError::bad(field, format!("'{v}' is not an RFC 3339 timestamp nor epoch milliseconds")))
 }
 
-async fn signal_history(State(state): State<Arc<AppState>>, Path((id, signal)): Path<(String, String)>, Query(q): Query<HistoryQuery>) -> ApiResult<Json<Value>> {
+async fn signal_history(
+    State(state): State<Arc<AppState>>,
+    Path((id, signal)): Path<(String, String)>,
+    Query(q): Query<HistoryQuery>,
+) -> ApiResult<Json<Value>> {
     let i = asset_index(&state, &id)?;
     let asset = &state.plant.assets[i];
-    let si = asset.signal_index(&signal).ok_or_else(|| ApiError::not_found("signal", format!("asset '{id}' has no signal '{signal}'")))?;
-    let series = state.ingestor.catalog().series(i, si).ok_or_else(|| ApiError::internal("series not registered"))?;
+    let si = asset
+        .signal_index(&signal)
+        .ok_or_else(|| ApiError::not_found("signal", format!("asset '{id}' has no signal '{signal}'")))?;
+    let series = state
+        .ingestor
+        .catalog()
+        .series(i, si)
+        .ok_or_else(|| ApiError::internal("series not registered"))?;
     let end = match &q.end {
         Some(v) => parse_time("end", v)?,
         None => time::now(),
@@ -222,19 +245,40 @@ async fn signal_history(State(state): State<Arc<AppState>>, Path((id, signal)): 
     let store = state.store.clone();
     let unit = asset.signals[si].unit.symbol;
     if q.raw.unwrap_or(false) {
-        let points = tokio::task::spawn_blocking(move || store.query_raw(series, start, end)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+        let points = tokio::task::spawn_blocking(move || store.query_raw(series, start, end))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(ApiError::internal)?;
         if points.len() > 1_000_000 {
-            return Err(ApiError::bad("raw", format!("{} points in range; narrow the range or use buckets", points.len())));
+            return Err(ApiError::bad(
+                "raw",
+                format!("{} points in range; narrow the range or use buckets", points.len()),
+            ));
         }
-        return Ok(Json(json!({"asset": id, "signal": signal, "unit": unit, "start": start, "end": end, "points": points})));
+        return Ok(Json(
+            json!({"asset": id, "signal": signal, "unit": unit, "start": start, "end": end, "points": points}),
+        ));
     }
-    let ds = tokio::task::spawn_blocking(move || store.query_downsampled(series, start, end, buckets)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
-    let rows: Vec<Value> = ds.buckets.iter().map(|b| json!({"start": b.start, "min": b.min, "max": b.max, "mean": b.mean, "last": b.last, "count": b.count})).collect();
-    Ok(Json(json!({"asset": id, "signal": signal, "unit": unit, "start": start, "end": end, "step_ns": ds.step_ns, "buckets": rows})))
+    let ds = tokio::task::spawn_blocking(move || store.query_downsampled(series, start, end, buckets))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let rows: Vec<Value> = ds
+        .buckets
+        .iter()
+        .map(|b| json!({"start": b.start, "min": b.min, "max": b.max, "mean": b.mean, "last": b.last, "count": b.count}))
+        .collect();
+    Ok(Json(
+        json!({"asset": id, "signal": signal, "unit": unit, "start": start, "end": end, "step_ns": ds.step_ns, "buckets": rows}),
+    ))
 }
 
 fn check_line(state: &AppState, line: &str) -> ApiResult<()> {
-    state.plant.line(line).map(|_| ()).ok_or_else(|| ApiError::not_found("line", format!("unknown line '{line}'")))
+    state
+        .plant
+        .line(line)
+        .map(|_| ())
+        .ok_or_else(|| ApiError::not_found("line", format!("unknown line '{line}'")))
 }
 
 async fn line_detail(State(state): State<Arc<AppState>>, Path(line): Path<String>) -> ApiResult<Json<Value>> {
@@ -274,7 +318,9 @@ async fn line_context(State(state): State<Arc<AppState>>, Path(line): Path<Strin
             }
         }
     }
-    Ok(Json(json!({"line": line, "at": at, "context_id": context_id, "context": context, "ambient": ambient})))
+    Ok(Json(
+        json!({"line": line, "at": at, "context_id": context_id, "context": context, "ambient": ambient}),
+    ))
 }
 
 async fn set_line_context(State(state): State<Arc<AppState>>, Path(line): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
@@ -285,7 +331,10 @@ async fn set_line_context(State(state): State<Arc<AppState>>, Path(line): Path<S
     })?;
     let ing = state.ingestor.clone();
     let l = line.clone();
-    tokio::task::spawn_blocking(move || ing.set_context("http", &l, ts, update)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    tokio::task::spawn_blocking(move || ing.set_context("http", &l, ts, update))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let (context_id, context) = state.ingestor.context_at(&line, ts);
     Ok(Json(json!({"line": line, "ts": ts, "context_id": context_id, "context": context})))
 }
@@ -313,7 +362,10 @@ async fn events(State(state): State<Arc<AppState>>, Query(q): Query<EventsQuery>
         latest_first: true,
     };
     let store = state.store.clone();
-    let evs = tokio::task::spawn_blocking(move || store.query_events(&filter)).await.map_err(ApiError::internal)?.map_err(ApiError::internal)?;
+    let evs = tokio::task::spawn_blocking(move || store.query_events(&filter))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
     let out: Vec<Value> = evs
         .into_iter()
         .map(|e| {
@@ -331,10 +383,15 @@ async fn ingest(State(state): State<Arc<AppState>>, body: axum::body::Bytes) -> 
         return Err(ApiError::bad("samples", "no samples"));
     }
     let ing = state.ingestor.clone();
-    let outcome = tokio::task::spawn_blocking(move || ing.ingest_blocking("http", &samples, rejected)).await.map_err(ApiError::internal)?.map_err(|e| {
-        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, None, format!("not stored (nothing was acknowledged): {e}"))
-    })?;
-    let status = if outcome.accepted == 0 { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK };
+    let outcome = tokio::task::spawn_blocking(move || ing.ingest_blocking("http", &samples, rejected))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, None, format!("not stored (nothing was acknowledged): {e}")))?;
+    let status = if outcome.accepted == 0 {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
     Ok((status, Json(outcome)).into_response())
 }
 
@@ -347,7 +404,9 @@ struct StreamQuery {
 async fn stream(State(state): State<Arc<AppState>>, Query(q): Query<StreamQuery>) -> Sse<impl Stream<Item = Result<SseEvent, Infallible>>> {
     let types: Option<Vec<String>> = q.types.map(|t| t.split(',').map(|s| format!("\"type\":\"{}\"", s.trim())).collect());
     let rx = state.live.subscribe();
-    let hello = tokio_stream::once(Ok(SseEvent::default().event("hello").data(json!({"assets": state.plant.assets.len()}).to_string())));
+    let hello = tokio_stream::once(Ok(SseEvent::default()
+        .event("hello")
+        .data(json!({"assets": state.plant.assets.len()}).to_string())));
     let live = BroadcastStream::new(rx).filter_map(move |m| match m {
         Ok(text) => {
             if let Some(types) = &types

@@ -16,8 +16,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use doppel_ingest::mqtt::{BrokerSettings, ClientSettings, EmbeddedBroker, MqttStats};
 use doppel_ingest::Ingestor;
+use doppel_ingest::mqtt::{BrokerSettings, ClientSettings, EmbeddedBroker, MqttStats};
 use doppel_model::{Plant, time};
 use doppel_store::{Store, StoreConfig};
 use doppel_twin::TwinRuntime;
@@ -89,21 +89,35 @@ pub struct Running {
 }
 
 /// Opens the store and builds the state without any network (used by tests and `serve`).
-pub fn build_state(plant: Arc<Plant>, store: Arc<Store>) -> Result<(Arc<AppState>, tokio::sync::mpsc::UnboundedReceiver<doppel_ingest::Committed>), ServerError> {
+pub fn build_state(
+    plant: Arc<Plant>,
+    store: Arc<Store>,
+) -> Result<(Arc<AppState>, tokio::sync::mpsc::UnboundedReceiver<doppel_ingest::Committed>), ServerError> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let ingestor = Arc::new(Ingestor::new(plant.clone(), store.clone(), tx)?);
     let now = time::now();
     let mut twins = TwinRuntime::new(plant.clone(), now);
     live::restore_twins(&mut twins, &ingestor)?;
     let (live, _) = broadcast::channel(4096);
-    let state = Arc::new(AppState { plant, store, ingestor, twins: Mutex::new(twins), live, mqtt: Arc::new(MqttStats::default()), started_ns: now, applied_samples: Default::default() });
+    let state = Arc::new(AppState {
+        plant,
+        store,
+        ingestor,
+        twins: Mutex::new(twins),
+        live,
+        mqtt: Arc::new(MqttStats::default()),
+        started_ns: now,
+        applied_samples: Default::default(),
+    });
     Ok((state, rx))
 }
 
 /// Starts everything: store, MQTT, twins, HTTP. Must run inside a multi-threaded tokio runtime.
 pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     // Bind first: a taken port should fail before anything else starts.
-    let listener = tokio::net::TcpListener::bind(config.http).await.map_err(|source| ServerError::Listen { addr: config.http, source })?;
+    let listener = tokio::net::TcpListener::bind(config.http)
+        .await
+        .map_err(|source| ServerError::Listen { addr: config.http, source })?;
     let http_addr = listener.local_addr().map_err(|source| ServerError::Listen { addr: config.http, source })?;
     std::fs::create_dir_all(&config.data_dir).map_err(|e| ServerError::Config(format!("cannot create data directory {}: {e}", config.data_dir.display())))?;
     let store_dir = config.data_dir.join("store");
@@ -117,8 +131,13 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
 
     let mqtt_addr = match &config.mqtt {
         MqttMode::Embedded { listen } => {
-            let settings = BrokerSettings { listen: *listen, ..Default::default() };
-            let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start(&settings)).await.map_err(|e| ServerError::Config(e.to_string()))??;
+            let settings = BrokerSettings {
+                listen: *listen,
+                ..Default::default()
+            };
+            let broker = tokio::task::spawn_blocking(move || EmbeddedBroker::start(&settings))
+                .await
+                .map_err(|e| ServerError::Config(e.to_string()))??;
             let url = format!("mqtt://{}", broker.addr);
             spawn_mqtt_clients(&state, &url, &config.mqtt_client_id, config.mqtt_sessions);
             Some(broker.addr)

@@ -89,9 +89,19 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                             }
                         }
                     }
-                    Committed::Context { line, ts_ns, context_id, context } => {
+                    Committed::Context {
+                        line,
+                        ts_ns,
+                        context_id,
+                        context,
+                    } => {
                         events.extend(twins.set_line_context(&line, ts_ns, context.clone()));
-                        if let Ok(j) = serde_json::to_string(&LiveContext { line: &line, ts: ts_ns, context_id, context: &context }) {
+                        if let Ok(j) = serde_json::to_string(&LiveContext {
+                            line: &line,
+                            ts: ts_ns,
+                            context_id,
+                            context: &context,
+                        }) {
                             live.push(j);
                         }
                         contexts.insert(context_id, context);
@@ -106,7 +116,12 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                         .iter()
                         .map(|&(a, s, ts, value)| {
                             let asset = &plant.assets[a as usize];
-                            LiveValue { asset: &asset.id, signal: &asset.signals[s as usize].name, ts, value }
+                            LiveValue {
+                                asset: &asset.id,
+                                signal: &asset.signals[s as usize].name,
+                                ts,
+                                value,
+                            }
                         })
                         .collect(),
                 };
@@ -134,7 +149,12 @@ async fn publish_events(state: &Arc<AppState>, events: Vec<TwinEvent>, mut live:
         let mut stored = Vec::with_capacity(events.len());
         for e in &events {
             if let Ok(j) = serde_json::to_string(e) {
-                stored.push(NewEvent { ts: e.ts(), kind: e.kind().to_string(), subject: e.subject().to_string(), payload: j.clone() });
+                stored.push(NewEvent {
+                    ts: e.ts(),
+                    kind: e.kind().to_string(),
+                    subject: e.subject().to_string(),
+                    payload: j.clone(),
+                });
                 live.push(j);
             }
         }

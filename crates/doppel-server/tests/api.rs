@@ -31,7 +31,10 @@ async fn call(state: &Arc<AppState>, method: &str, uri: &str, body: Option<Value
     let resp = app(state.clone()).oneshot(req).await.unwrap();
     let status = resp.status();
     let bytes = resp.into_body().collect().await.unwrap().to_bytes();
-    (status, serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())))
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -41,7 +44,11 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
     let paths = spec["paths"].as_object().unwrap();
     // Routes registered in api.rs, read from its source so a new route cannot be forgotten.
     let source = include_str!("../src/api.rs");
-    let routes: Vec<String> = source.lines().filter_map(|l| l.trim().strip_prefix(".route(\"")).map(|r| r.split('"').next().unwrap().to_string()).collect();
+    let routes: Vec<String> = source
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix(".route(\""))
+        .map(|r| r.split('"').next().unwrap().to_string())
+        .collect();
     assert!(routes.len() >= 10, "{routes:?}");
     for r in &routes {
         if r == "/" {
@@ -74,7 +81,11 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
 async fn context_changes_are_stored_and_answer_as_of_queries() {
     let (state, _dir) = setup().await;
     let t0: i64 = 1_790_000_000_000; // ms
-    for (dt, body) in [(0, json!({"product": "shaft-a", "batch": "B1", "work_order": "WO-1"})), (60_000, json!({"batch": "B2"})), (120_000, json!({"product": "shaft-b", "batch": null}))] {
+    for (dt, body) in [
+        (0, json!({"product": "shaft-a", "batch": "B1", "work_order": "WO-1"})),
+        (60_000, json!({"batch": "B2"})),
+        (120_000, json!({"product": "shaft-b", "batch": null})),
+    ] {
         let mut b = body.clone();
         b["ts"] = json!(t0 + dt);
         let (status, resp) = call(&state, "POST", "/api/lines/l1/context", Some(b)).await;
@@ -86,17 +97,29 @@ async fn context_changes_are_stored_and_answer_as_of_queries() {
     let (_, c1) = call(&state, "GET", &at(t0 + 30_000), None).await;
     assert_eq!(c1["context"], json!({"product": "shaft-a", "batch": "B1", "work_order": "WO-1", "mode": null}));
     let (_, c2) = call(&state, "GET", &at(t0 + 90_000), None).await;
-    assert_eq!((c2["context"]["product"].as_str(), c2["context"]["batch"].as_str()), (Some("shaft-a"), Some("B2")));
+    assert_eq!(
+        (c2["context"]["product"].as_str(), c2["context"]["batch"].as_str()),
+        (Some("shaft-a"), Some("B2"))
+    );
     let (_, c3) = call(&state, "GET", &at(t0 + 500_000), None).await;
     assert_eq!(c3["context"], json!({"product": "shaft-b", "batch": null, "work_order": "WO-1", "mode": null}));
     // Stored as events, and rebuilt after a restart of the pipeline.
     let (_, evs) = call(&state, "GET", "/api/events?kind=context&subject=l1", None).await;
     assert_eq!(evs.as_array().unwrap().len(), 3);
     // Samples are tagged with the context in force at their timestamp.
-    let (status, _) = call(&state, "POST", "/api/ingest", Some(json!({"samples": [{"asset": "l1-cnc-2", "signal": "spindle_temp", "ts": t0 + 61_000, "value": 31.0}]}))).await;
+    let (status, _) = call(
+        &state,
+        "POST",
+        "/api/ingest",
+        Some(json!({"samples": [{"asset": "l1-cnc-2", "signal": "spindle_temp", "ts": t0 + 61_000, "value": 31.0}]})),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK);
     let series = state.store.series_id("l1-cnc-2/spindle_temp").unwrap();
-    let rows = state.store.query_raw_with_context(series, (t0 + 61_000) * 1_000_000, (t0 + 61_001) * 1_000_000).unwrap();
+    let rows = state
+        .store
+        .query_raw_with_context(series, (t0 + 61_000) * 1_000_000, (t0 + 61_001) * 1_000_000)
+        .unwrap();
     let (line, ctx) = state.ingestor.context_by_id(rows[0].2).unwrap();
     assert_eq!((line.as_str(), ctx.batch.as_deref()), ("l1", Some("B2")));
     // Unknown fields and unknown lines are clear 4xx errors.
@@ -123,16 +146,31 @@ async fn ingest_reaches_the_twin_raises_an_alert_and_streams_it() {
     let mut kinds = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     while kinds.iter().filter(|k: &&String| k.as_str() == "alert_raised").count() < 2 {
-        let msg = tokio::time::timeout_at(deadline, live.recv()).await.expect("no alert on the live stream").unwrap();
+        let msg = tokio::time::timeout_at(deadline, live.recv())
+            .await
+            .expect("no alert on the live stream")
+            .unwrap();
         let v: Value = serde_json::from_str(&msg).unwrap();
         kinds.push(v["type"].as_str().unwrap().to_string());
     }
     let (_, asset) = call(&state, "GET", "/api/assets/l1-hyd-motor", None).await;
-    let sig = asset["live"]["signals"].as_array().unwrap().iter().find(|s| s["name"] == "winding_temp").unwrap().clone();
+    let sig = asset["live"]["signals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "winding_temp")
+        .unwrap()
+        .clone();
     assert_eq!(sig["last_value"], 148.0);
     assert_eq!(sig["status"], "alarm");
     let (_, alerts) = call(&state, "GET", "/api/alerts", None).await;
-    let a = alerts.as_array().unwrap().iter().find(|a| a["signal"] == "winding_temp").expect("alert listed").clone();
+    let a = alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["signal"] == "winding_temp")
+        .expect("alert listed")
+        .clone();
     assert_eq!(a["level"], "alarm");
     // The alert events are stored too.
     tokio::time::sleep(Duration::from_millis(200)).await;

@@ -54,11 +54,7 @@ fn main() {
             && i % 120 == 0
             && let Some(r) = t.readings.iter().find(|r| r.asset == *asset)
         {
-            let values: Vec<String> = r
-                .values
-                .iter()
-                .map(|(n, v)| format!("{n}={v:.2}"))
-                .collect();
+            let values: Vec<String> = r.values.iter().map(|(n, v)| format!("{n}={v:.2}")).collect();
             println!("  {asset} t={i:>6}s {}", values.join(" "));
         }
         if trace.is_none() && i % 600 == 0 {

@@ -22,9 +22,7 @@
 //! All rates are multiplied by `SimConfig::wear_acceleration`; at 2000 the rated-stress times become
 //! 130 min to onset, 22 min from onset to failure and 4.4 h to impeller wear-out.
 
-use doppel_physics::motor::{
-    INSULATION_LIFE_AT_LIMIT_H, InsulationClass, insulation_ageing_factor,
-};
+use doppel_physics::motor::{INSULATION_LIFE_AT_LIMIT_H, InsulationClass, insulation_ageing_factor};
 use serde::Serialize;
 
 use crate::rng::Stream;
@@ -143,14 +141,7 @@ impl Degradation {
     }
 
     /// Advances by `dt_s` under `stress` (1 = rated; for insulation: the winding temperature in °C).
-    pub(crate) fn step(
-        &mut self,
-        dt_s: f64,
-        stress: f64,
-        acceleration: f64,
-        rng: &mut Stream,
-        now_ns: i64,
-    ) -> Option<Transition> {
+    pub(crate) fn step(&mut self, dt_s: f64, stress: f64, acceleration: f64, rng: &mut Stream, now_ns: i64) -> Option<Transition> {
         if self.failed {
             self.stress = 0.0;
             return None;
@@ -247,8 +238,7 @@ mod tests {
             expected / DAY_S
         );
         // half the load: 8 times the life
-        let half: f64 =
-            (0..n).map(|s| time_to_failure(0.125, s)).sum::<f64>() / f64::from(n as u32);
+        let half: f64 = (0..n).map(|s| time_to_failure(0.125, s)).sum::<f64>() / f64::from(n as u32);
         assert!((half / rated - 8.0).abs() < 1.0, "ratio {}", half / rated);
     }
 

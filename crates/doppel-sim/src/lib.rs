@@ -115,17 +115,12 @@ pub enum SimError {
     #[error("invalid simulation config: {0}")]
     InvalidConfig(String),
     #[error("asset '{asset}': {source}")]
-    InvalidParameter {
-        asset: String,
-        source: doppel_physics::PhysicsError,
-    },
+    InvalidParameter { asset: String, source: doppel_physics::PhysicsError },
     #[error("unknown asset '{0}'")]
     UnknownAsset(String),
     #[error("asset '{asset}': load fraction {value} is outside [0, 1.5]")]
     InvalidLoad { asset: String, value: f64 },
-    #[error(
-        "asset '{0}' has no load to set (meters, ambient stations and generic assets are not driven)"
-    )]
+    #[error("asset '{0}' has no load to set (meters, ambient stations and generic assets are not driven)")]
     NotControllable(String),
 }
 

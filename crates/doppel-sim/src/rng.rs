@@ -20,10 +20,7 @@ impl Stream {
     pub(crate) fn new(seed: u64, stream: u64) -> Stream {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
-        Stream {
-            rng,
-            spare_normal: None,
-        }
+        Stream { rng, spare_normal: None }
     }
 
     /// Uniform in [0, 1).
@@ -100,9 +97,8 @@ impl Stream {
 
 /// FNV-1a: a stable hash for product names (std's hasher is not guaranteed stable across releases).
 pub(crate) fn stable_hash(s: &str) -> u64 {
-    s.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
-        (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3)
-    })
+    s.bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3))
 }
 
 #[cfg(test)]

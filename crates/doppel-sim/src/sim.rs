@@ -8,9 +8,7 @@ use doppel_physics::{G, ThermalNode};
 
 use crate::degradation::{Degradation, FailureMode, Transition};
 use crate::rng::{ASSET_STREAMS, LINE_STREAMS, SITE_STREAMS, Stream, stable_hash};
-use crate::{
-    AssetReading, ComponentHealth, HealthState, SimConfig, SimError, Tick, TruthEvent, TruthKind,
-};
+use crate::{AssetReading, ComponentHealth, HealthState, SimConfig, SimError, Tick, TruthEvent, TruthKind};
 
 const NS: f64 = 1e9;
 const MODES: [&str; 3] = ["normal", "high_load", "eco"];
@@ -81,15 +79,11 @@ fn known_output(kind: Kind, asset: &Asset, sig: &Signal) -> Option<(Out, &'stati
         }
     }
     let o = match (kind, name) {
-        (Kind::Motor | Kind::Pump, "speed") | (Kind::Spindle, "spindle_speed") => {
-            (Out::Speed, "rpm")
-        }
+        (Kind::Motor | Kind::Pump, "speed") | (Kind::Spindle, "spindle_speed") => (Out::Speed, "rpm"),
         (Kind::Motor, "current") | (Kind::Conveyor, "motor_current") => (Out::Current, "A"),
         (Kind::Motor | Kind::Pump | Kind::Conveyor | Kind::Spindle, "power") => (Out::Power, "kW"),
         (Kind::Motor, "winding_temp") => (Out::WindingTemp, "degC"),
-        (Kind::Motor | Kind::Pump, "bearing_temp") | (Kind::Spindle, "spindle_temp") => {
-            (Out::BearingTemp, "degC")
-        }
+        (Kind::Motor | Kind::Pump, "bearing_temp") | (Kind::Spindle, "spindle_temp") => (Out::BearingTemp, "degC"),
         (Kind::Motor | Kind::Pump | Kind::Spindle, "vibration") => (Out::Vibration, "mm/s"),
         (Kind::Pump, "flow") => (Out::Flow, "m3/h"),
         (Kind::Pump, "head") => (Out::Head, "m"),
@@ -99,9 +93,7 @@ fn known_output(kind: Kind, asset: &Asset, sig: &Signal) -> Option<(Out, &'stati
         (Kind::Conveyor, "state") => (Out::State, "state"),
         (Kind::Spindle, "spindle_load") => (Out::Load, "%"),
         (Kind::Conveyor, "items_total") | (Kind::Spindle, "parts_total") => (Out::Total, "count"),
-        (Kind::Conveyor, "items_rejected") | (Kind::Spindle, "parts_scrap") => {
-            (Out::Scrap, "count")
-        }
+        (Kind::Conveyor, "items_rejected") | (Kind::Spindle, "parts_scrap") => (Out::Scrap, "count"),
         (Kind::Meter, "active_power") => (Out::ActivePower, "kW"),
         (Kind::Meter, "energy") => (Out::Energy, "kWh"),
         (Kind::Meter, "power_factor") => (Out::PowerFactor, "1"),
@@ -358,10 +350,7 @@ fn generic_for(asset: &Asset, sig: &Signal, rng: &mut Stream) -> Generic {
                 .or_else(|| sig.envelopes.conditional.first().map(|(_, e)| e.normal));
             let pick = |a: f64, b: f64| if a.is_finite() { a } else { b };
             let (mut lo, mut hi) = match normal {
-                Some(n) => (
-                    pick(n.low.max(valid.low), valid.low),
-                    pick(n.high.min(valid.high), valid.high),
-                ),
+                Some(n) => (pick(n.low.max(valid.low), valid.low), pick(n.high.min(valid.high), valid.high)),
                 None => (valid.low, valid.high),
             };
             // Open ends: build a band from the finite side, else a 0..100 default.
@@ -413,11 +402,7 @@ impl AssetSim {
     fn load(&mut self, mode: usize, dt: f64, pump: bool) -> f64 {
         let sigma = if pump { PUMP_SPEED_SIGMA } else { LOAD_SIGMA };
         self.load_dev = ou(self.load_dev, sigma, LOAD_TAU_S, dt, &mut self.rng);
-        let m = if pump {
-            MODE_SPEED[mode]
-        } else {
-            MODE_LOAD[mode]
-        };
+        let m = if pump { MODE_SPEED[mode] } else { MODE_LOAD[mode] };
         (self.base_load * m * (1.0 + self.load_dev)).clamp(0.0, 1.4)
     }
 }
@@ -426,10 +411,7 @@ impl PlantSim {
     /// Builds the simulator for `plant`. Fails on an invalid config or physically impossible parameters.
     pub fn new(plant: &Plant, config: SimConfig) -> Result<PlantSim, SimError> {
         if !(config.step_s > 0.0 && config.step_s <= 3600.0) {
-            return Err(SimError::InvalidConfig(format!(
-                "step_s = {} must be in (0, 3600]",
-                config.step_s
-            )));
+            return Err(SimError::InvalidConfig(format!("step_s = {} must be in (0, 3600]", config.step_s)));
         }
         if !(config.wear_acceleration >= 0.0 && config.wear_acceleration.is_finite()) {
             return Err(SimError::InvalidConfig(format!(
@@ -486,31 +468,16 @@ impl PlantSim {
         let mut pending = Vec::new();
         let mut assets = Vec::with_capacity(plant.assets.len());
         for (idx, a) in plant.assets.iter().enumerate() {
-            let line = line_ids
-                .iter()
-                .position(|(_, l)| l.id == a.line)
-                .unwrap_or(0);
+            let line = line_ids.iter().position(|(_, l)| l.id == a.line).unwrap_or(0);
             let site = plant.sites.iter().position(|s| s.id == a.site).unwrap_or(0);
             let mut rng = Stream::new(seed, ASSET_STREAMS + idx as u64);
             let kind = kind_of(&a.type_id);
-            let err = |source| SimError::InvalidParameter {
-                asset: a.id.clone(),
-                source,
-            };
-            let comp_of = |kind: &str| {
-                a.components
-                    .iter()
-                    .find(|c| c.kind == kind)
-                    .map(|c| c.id.clone())
-            };
+            let err = |source| SimError::InvalidParameter { asset: a.id.clone(), source };
+            let comp_of = |kind: &str| a.components.iter().find(|c| c.kind == kind).map(|c| c.id.clone());
             let bearing_id = a
                 .signal("vibration")
                 .and_then(|s| s.component.clone())
-                .filter(|c| {
-                    a.components
-                        .iter()
-                        .any(|k| k.id == *c && k.kind == "bearing")
-                })
+                .filter(|c| a.components.iter().any(|k| k.id == *c && k.kind == "bearing"))
                 .or_else(|| comp_of("bearing"));
             let mut components = Vec::new();
             let mut bearing = None;
@@ -532,27 +499,11 @@ impl PlantSim {
                     .validated()
                     .map_err(err)?;
                     let r_w = param(a, "rated_temp_rise_k", 80.0) / m.rated_losses_kw();
-                    let winding_node = ThermalNode::new(
-                        20.0,
-                        20.0,
-                        r_w,
-                        param(a, "thermal_time_constant_s", 1800.0),
-                    )
-                    .map_err(err)?;
-                    let bearing_node = ThermalNode::new(
-                        20.0,
-                        20.0,
-                        30.0,
-                        param(a, "bearing_time_constant_s", 900.0),
-                    )
-                    .map_err(err)?;
+                    let winding_node = ThermalNode::new(20.0, 20.0, r_w, param(a, "thermal_time_constant_s", 1800.0)).map_err(err)?;
+                    let bearing_node = ThermalNode::new(20.0, 20.0, 30.0, param(a, "bearing_time_constant_s", 900.0)).map_err(err)?;
                     if let Some(w) = comp_of("stator_winding") {
                         winding = Some(components.len());
-                        components.push(Degradation::new(
-                            &w,
-                            FailureMode::InsulationAgeing,
-                            &mut rng,
-                        ));
+                        components.push(Degradation::new(&w, FailureMode::InsulationAgeing, &mut rng));
                     }
                     let v0 = rng.range(0.7, 1.2);
                     (
@@ -575,19 +526,9 @@ impl PlantSim {
                         param(a, "fluid_density_kg_m3", 998.0),
                     )
                     .map_err(err)?;
-                    let sys = SystemCurve::through(
-                        param(a, "static_head_m", 0.4 * p.rated_head_m),
-                        p.rated_flow_m3h,
-                        p.rated_head_m,
-                    );
+                    let sys = SystemCurve::through(param(a, "static_head_m", 0.4 * p.rated_head_m), p.rated_flow_m3h, p.rated_head_m);
                     let rated_shaft_kw = p.shaft_power_kw(p.rated_flow_m3h, 1.0, 0.0);
-                    let bearing_node = ThermalNode::new(
-                        20.0,
-                        20.0,
-                        30.0,
-                        param(a, "bearing_time_constant_s", 900.0),
-                    )
-                    .map_err(err)?;
+                    let bearing_node = ThermalNode::new(20.0, 20.0, 30.0, param(a, "bearing_time_constant_s", 900.0)).map_err(err)?;
                     if let Some(i) = comp_of("impeller") {
                         impeller = Some(components.len());
                         components.push(Degradation::new(&i, FailureMode::ImpellerWear, &mut rng));
@@ -630,23 +571,13 @@ impl PlantSim {
                 }
                 Kind::Spindle => {
                     let rise = param(a, "rated_temp_rise_k", 25.0);
-                    let temp = ThermalNode::new(
-                        20.0,
-                        20.0,
-                        rise.max(1.0),
-                        param(a, "thermal_time_constant_s", 600.0),
-                    )
-                    .map_err(err)?;
+                    let temp = ThermalNode::new(20.0, 20.0, rise.max(1.0), param(a, "thermal_time_constant_s", 600.0)).map_err(err)?;
                     let model = Model::Spindle {
                         rated_speed: param(a, "rated_speed_rpm", 12_000.0).max(1.0),
                         rated_power_kw: param(a, "rated_power_kw", 15.0).max(0.1),
                         temp,
                         v0: rng.range(0.3, 0.6),
-                        ideal_cycle_s: a
-                            .production
-                            .as_ref()
-                            .map(|p| p.ideal_cycle_s)
-                            .unwrap_or(150.0),
+                        ideal_cycle_s: a.production.as_ref().map(|p| p.ideal_cycle_s).unwrap_or(150.0),
                         pos: rng.uniform(),
                         total: 0.0,
                         scrap: 0.0,
@@ -663,10 +594,8 @@ impl PlantSim {
                 ),
                 Kind::Ambient | Kind::Generic => (Model::None, 0.0, 1.0),
             };
-            if matches!(
-                kind,
-                Kind::Motor | Kind::Pump | Kind::Conveyor | Kind::Spindle
-            ) && let Some(b) = &bearing_id
+            if matches!(kind, Kind::Motor | Kind::Pump | Kind::Conveyor | Kind::Spindle)
+                && let Some(b) = &bearing_id
             {
                 bearing = Some(components.len());
                 components.push(Degradation::new(b, FailureMode::BearingWear, &mut rng));
@@ -681,19 +610,12 @@ impl PlantSim {
                             component: Some(c.component.clone()),
                             kind: TruthKind::FaultOnset,
                             mode: Some(c.mode.as_str().to_string()),
-                            detail: format!(
-                                "{} already degrading at start (damage {:.2})",
-                                c.component, c.damage
-                            ),
+                            detail: format!("{} already degrading at start (damage {:.2})", c.component, c.damage),
                         });
                     }
                 }
             }
-            let slots = a
-                .signals
-                .iter()
-                .map(|s| make_slot(kind, a, s, &mut rng))
-                .collect();
+            let slots = a.signals.iter().map(|s| make_slot(kind, a, s, &mut rng)).collect();
             assets.push(AssetSim {
                 id: a.id.clone(),
                 line,
@@ -724,28 +646,15 @@ impl PlantSim {
             .enumerate()
             .map(|(li, (_, l))| {
                 let mut rng = Stream::new(seed, LINE_STREAMS + li as u64);
-                let members: Vec<usize> = (0..assets.len())
-                    .filter(|&i| assets[i].line == li)
-                    .collect();
-                let of_kind = |k: Kind| {
-                    members
-                        .iter()
-                        .copied()
-                        .filter(|&i| assets[i].kind == k)
-                        .collect::<Vec<_>>()
-                };
+                let members: Vec<usize> = (0..assets.len()).filter(|&i| assets[i].line == li).collect();
+                let of_kind = |k: Kind| members.iter().copied().filter(|&i| assets[i].kind == k).collect::<Vec<_>>();
                 let conveyors = of_kind(Kind::Conveyor);
                 let spindles = of_kind(Kind::Spindle);
                 let ideal_cycle_s = l
                     .output
                     .as_deref()
                     .and_then(|o| plant.asset(o))
-                    .or_else(|| {
-                        members
-                            .iter()
-                            .map(|&i| &plant.assets[i])
-                            .find(|a| a.production.is_some())
-                    })
+                    .or_else(|| members.iter().map(|&i| &plant.assets[i]).find(|a| a.production.is_some()))
                     .and_then(|a| a.production.as_ref())
                     .map(|p| p.ideal_cycle_s)
                     .unwrap_or(60.0);
@@ -754,10 +663,8 @@ impl PlantSim {
                 } else {
                     (rng.uniform() * l.products.len() as f64) as usize % l.products.len()
                 };
-                let next_mode_ns =
-                    start.saturating_add((rng.exponential(config.mode_change_mean_s) * NS) as i64);
-                let next_changeover_ns =
-                    start.saturating_add((rng.exponential(config.changeover_mean_s) * NS) as i64);
+                let next_mode_ns = start.saturating_add((rng.exponential(config.mode_change_mean_s) * NS) as i64);
+                let next_changeover_ns = start.saturating_add((rng.exponential(config.changeover_mean_s) * NS) as i64);
                 LineSim {
                     id: l.id.clone(),
                     products: l.products.clone(),
@@ -769,9 +676,7 @@ impl PlantSim {
                     next_mode_ns,
                     next_changeover_ns,
                     setup_until_ns: i64::MIN,
-                    has_production: members
-                        .iter()
-                        .any(|&i| plant.assets[i].production.is_some()),
+                    has_production: members.iter().any(|&i| plant.assets[i].production.is_some()),
                     assets: members,
                     conveyors,
                     spindles,
@@ -876,10 +781,7 @@ impl PlantSim {
             });
         }
         let a = &mut self.assets[i];
-        if !matches!(
-            a.kind,
-            Kind::Motor | Kind::Pump | Kind::Spindle | Kind::Conveyor
-        ) {
+        if !matches!(a.kind, Kind::Motor | Kind::Pump | Kind::Spindle | Kind::Conveyor) {
             return Err(SimError::NotControllable(asset.to_string()));
         }
         a.base_load = load_fraction;
@@ -892,13 +794,7 @@ impl PlantSim {
         let i = self.index(asset)?;
         let line = self.lines[self.assets[i].line].id.clone();
         let now = self.now_ns;
-        repair_asset(
-            &mut self.assets[i],
-            &line,
-            now,
-            "maintenance",
-            &mut self.pending,
-        );
+        repair_asset(&mut self.assets[i], &line, now, "maintenance", &mut self.pending);
         Ok(())
     }
 
@@ -924,10 +820,7 @@ impl PlantSim {
         }
 
         for a in &mut self.assets {
-            if a.failed
-                .as_ref()
-                .is_some_and(|f| f.repair_at_ns.is_some_and(|t| now >= t))
-            {
+            if a.failed.as_ref().is_some_and(|f| f.repair_at_ns.is_some_and(|t| now >= t)) {
                 let line = self.lines[a.line].id.clone();
                 repair_asset(a, &line, now, "automatic repair", &mut truth);
             }
@@ -978,9 +871,7 @@ impl PlantSim {
                     }),
                     Transition::Failure => {
                         if a.failed.is_none() {
-                            let repair_at_ns = mttr.map(|m| {
-                                now.saturating_add((a.rng.lognormal_mean(m, 0.5) * NS) as i64)
-                            });
+                            let repair_at_ns = mttr.map(|m| now.saturating_add((a.rng.lognormal_mean(m, 0.5) * NS) as i64));
                             a.failed = Some(Failed { repair_at_ns });
                         }
                         truth.push(TruthEvent {
@@ -1012,11 +903,7 @@ impl PlantSim {
                 }
             }
             let a = &mut self.assets[i];
-            if let Model::Meter {
-                base_kw,
-                energy_kwh,
-            } = &mut a.model
-            {
+            if let Model::Meter { base_kw, energy_kwh } = &mut a.model {
                 p += *base_kw;
                 q += *base_kw * 0.484; // base load at cos φ 0.9
                 // Automatic power-factor correction bank: switches 5 kvar capacitor stages towards cos φ 0.96.
@@ -1024,11 +911,7 @@ impl PlantSim {
                 q -= PFC_STAGE_KVAR * ((q - q_target).max(0.0) / PFC_STAGE_KVAR).floor();
                 *energy_kwh += p * dt / 3600.0;
                 let energy = *energy_kwh;
-                let pf = if p > 0.0 {
-                    p / (p * p + q * q).sqrt()
-                } else {
-                    0.0
-                };
+                let pf = if p > 0.0 { p / (p * p + q * q).sqrt() } else { 0.0 };
                 let p_meas = a.noisy(p, 0.005, 0.02);
                 let pf_meas = a.noisy(pf, 0.0, 0.002).clamp(0.0, 1.0);
                 a.set(Out::ActivePower, p_meas);
@@ -1059,10 +942,7 @@ fn repair_asset(a: &mut AssetSim, line: &str, now: i64, how: &str, truth: &mut V
                 component: Some(c.component.clone()),
                 kind: TruthKind::Repaired,
                 mode: Some(c.mode.as_str().to_string()),
-                detail: format!(
-                    "{how}: {} renewed (damage was {:.2})",
-                    c.component, c.damage
-                ),
+                detail: format!("{how}: {} renewed (damage was {:.2})", c.component, c.damage),
             });
         }
         c.renew(&mut a.rng);
@@ -1099,14 +979,7 @@ impl LineSim {
         format!("WO-{}-{:05}", self.id, self.wo_no)
     }
 
-    fn step_context(
-        &mut self,
-        now: i64,
-        first: bool,
-        cfg: &SimConfig,
-        context: &mut Vec<(String, ContextUpdate)>,
-        truth: &mut Vec<TruthEvent>,
-    ) {
+    fn step_context(&mut self, now: i64, first: bool, cfg: &SimConfig, context: &mut Vec<(String, ContextUpdate)>, truth: &mut Vec<TruthEvent>) {
         if first {
             let mut u = ContextUpdate {
                 mode: Some(Some(MODES[self.mode].to_string())),
@@ -1123,12 +996,7 @@ impl LineSim {
         if now >= self.next_mode_ns {
             let old = self.mode;
             let weights = [0.5, 0.25, 0.25];
-            let total: f64 = weights
-                .iter()
-                .enumerate()
-                .filter(|(i, _)| *i != old)
-                .map(|(_, w)| w)
-                .sum();
+            let total: f64 = weights.iter().enumerate().filter(|(i, _)| *i != old).map(|(_, w)| w).sum();
             let mut u = self.rng.uniform() * total;
             let mut new = old;
             for (i, w) in weights.iter().enumerate() {
@@ -1142,8 +1010,7 @@ impl LineSim {
                 u -= w;
             }
             self.mode = new;
-            self.next_mode_ns =
-                now.saturating_add((self.rng.exponential(cfg.mode_change_mean_s) * NS) as i64);
+            self.next_mode_ns = now.saturating_add((self.rng.exponential(cfg.mode_change_mean_s) * NS) as i64);
             context.push((
                 self.id.clone(),
                 ContextUpdate {
@@ -1171,8 +1038,7 @@ impl LineSim {
             self.batch_no += 1;
             self.wo_no += 1;
             self.setup_until_ns = now.saturating_add((SETUP_S * NS) as i64);
-            self.next_changeover_ns =
-                now.saturating_add((self.rng.exponential(cfg.changeover_mean_s) * NS) as i64);
+            self.next_changeover_ns = now.saturating_add((self.rng.exponential(cfg.changeover_mean_s) * NS) as i64);
             let product = self.products[self.product].clone();
             context.push((
                 self.id.clone(),
@@ -1202,16 +1068,8 @@ impl LineSim {
 
     /// The line's production rate this step (units/s through its conveyors).
     fn flow(&mut self, now: i64, assets: &[AssetSim]) {
-        self.failed_conveyor = self
-            .conveyors
-            .iter()
-            .position(|&i| assets[i].failed.is_some());
-        self.feed_sum = self
-            .spindles
-            .iter()
-            .filter(|&&i| assets[i].failed.is_none())
-            .map(|&i| feed(&assets[i]))
-            .sum();
+        self.failed_conveyor = self.conveyors.iter().position(|&i| assets[i].failed.is_some());
+        self.feed_sum = self.spindles.iter().filter(|&&i| assets[i].failed.is_none()).map(|&i| feed(&assets[i])).sum();
         if !self.has_production || now < self.setup_until_ns || self.failed_conveyor.is_some() {
             self.rate = 0.0;
             return;
@@ -1224,13 +1082,9 @@ impl LineSim {
         let failed_aux = self
             .assets
             .iter()
-            .filter(|&&i| {
-                matches!(assets[i].kind, Kind::Motor | Kind::Pump) && assets[i].failed.is_some()
-            })
+            .filter(|&&i| matches!(assets[i].kind, Kind::Motor | Kind::Pump) && assets[i].failed.is_some())
             .count();
-        self.rate = MODE_PERFORMANCE[self.mode] / self.ideal_cycle_s
-            * spindle_factor
-            * 0.5f64.powi(failed_aux.min(30) as i32);
+        self.rate = MODE_PERFORMANCE[self.mode] / self.ideal_cycle_s * spindle_factor * 0.5f64.powi(failed_aux.min(30) as i32);
     }
 }
 
@@ -1260,20 +1114,13 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
     let set = |out: &mut [f64; N_OUT], o: Out, v: f64| out[o as usize] = v;
     let vib_floor = |rng: &mut Stream| 0.02 + 0.01 * rng.normal().abs();
     match &mut a.model {
-        Model::Motor {
-            m,
-            winding,
-            bearing,
-            v0,
-        } => {
+        Model::Motor { m, winding, bearing, v0 } => {
             if running {
                 let op = m.operating_point(load + 0.06 * db * db);
                 let sr = op.speed_rpm / m.rated_speed_rpm;
                 let tw = winding.step(op.losses_kw, ambient, tdt);
                 let tb = bearing.step((0.3 + 0.7 * load) * sr + 2.0 * db * db, ambient, tdt);
-                let vib = (*v0 * (0.5 + 0.5 * sr) + 1.2 * db + 7.0 * db.powi(3))
-                    * (1.0 + 0.04 * rng.normal())
-                    + 0.02 * rng.normal().abs();
+                let vib = (*v0 * (0.5 + 0.5 * sr) + 1.2 * db + 7.0 * db.powi(3)) * (1.0 + 0.04 * rng.normal()) + 0.02 * rng.normal().abs();
                 set(out, Out::Speed, op.speed_rpm + 0.5 * rng.normal());
                 set(out, Out::Current, nz(rng, op.current_a, 0.005, 0.05));
                 set(out, Out::Power, nz(rng, op.input_kw, 0.005, 0.01));
@@ -1307,33 +1154,14 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
                 let r = load;
                 let op = p.operating_point(r, wear, sys);
                 let shaft = op.shaft_kw * (1.0 + 0.04 * db * db);
-                let tb = bearing.step(
-                    (0.3 + 0.7 * shaft / *rated_shaft_kw) * r + 2.0 * db * db,
-                    ambient,
-                    tdt,
-                );
-                let vib = (*v0 * (0.4 + 0.6 * r) + 1.2 * db + 7.0 * db.powi(3) + 0.6 * wear * wear)
-                    * (1.0 + 0.04 * rng.normal())
-                    + 0.02 * rng.normal().abs();
+                let tb = bearing.step((0.3 + 0.7 * shaft / *rated_shaft_kw) * r + 2.0 * db * db, ambient, tdt);
+                let vib = (*v0 * (0.4 + 0.6 * r) + 1.2 * db + 7.0 * db.powi(3) + 0.6 * wear * wear) * (1.0 + 0.04 * rng.normal()) + 0.02 * rng.normal().abs();
                 set(out, Out::Speed, r * p.rated_speed_rpm + 0.5 * rng.normal());
                 set(out, Out::Flow, nz(rng, op.flow_m3h, 0.01, 0.05));
                 set(out, Out::Head, nz(rng, op.head_m, 0.005, 0.05));
-                set(
-                    out,
-                    Out::Pressure,
-                    nz(
-                        rng,
-                        *suction_bar + p.density_kg_m3 * G * op.head_m / 1e5,
-                        0.003,
-                        0.005,
-                    ),
-                );
+                set(out, Out::Pressure, nz(rng, *suction_bar + p.density_kg_m3 * G * op.head_m / 1e5, 0.003, 0.005));
                 set(out, Out::Power, nz(rng, shaft, 0.008, 0.01));
-                let eff = if shaft > 0.0 {
-                    op.hydraulic_kw / shaft
-                } else {
-                    0.0
-                };
+                let eff = if shaft > 0.0 { op.hydraulic_kw / shaft } else { 0.0 };
                 set(out, Out::Efficiency, 100.0 * eff + 0.3 * rng.normal());
                 set(out, Out::BearingTemp, tb + 0.15 * rng.normal());
                 set(out, Out::Vibration, vib);
@@ -1410,20 +1238,12 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
         } => {
             let producing = running && line.rate > 0.0;
             if producing {
-                let product = line
-                    .products
-                    .get(line.product)
-                    .map(String::as_str)
-                    .unwrap_or(line.id.as_str());
+                let product = line.products.get(line.product).map(String::as_str).unwrap_or(line.id.as_str());
                 let program = *rated_speed * (0.55 + 0.25 * name_fraction(product));
                 let speed = program * (1.0 + 0.001 * rng.normal());
                 let sr = program / *rated_speed;
                 let own = MODE_PERFORMANCE[mode] * feed_a / *ideal_cycle_s;
-                let share = if line.feed_sum > 0.0 {
-                    line.rate * feed_a / line.feed_sum
-                } else {
-                    0.0
-                };
+                let share = if line.feed_sum > 0.0 { line.rate * feed_a / line.feed_sum } else { 0.0 };
                 *pos += own.min(share) * dt;
                 while *pos >= 1.0 {
                     *pos -= 1.0;
@@ -1439,15 +1259,8 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
                     6.0 + 0.5 * rng.normal()
                 };
                 let power = *rated_power_kw * load_pct / 100.0 / 0.88 + 0.4 * sr;
-                let t = temp.step(
-                    0.35 * sr + 0.65 * (load_pct / 100.0).powi(2) + 1.4 * db * db,
-                    ambient,
-                    tdt,
-                );
-                let vib = (*v0 + 0.6 * db + 4.0 * db.powi(3))
-                    * (0.4 + 0.6 * sr)
-                    * (1.0 + 0.04 * rng.normal())
-                    + 0.01 * rng.normal().abs();
+                let t = temp.step(0.35 * sr + 0.65 * (load_pct / 100.0).powi(2) + 1.4 * db * db, ambient, tdt);
+                let vib = (*v0 + 0.6 * db + 4.0 * db.powi(3)) * (0.4 + 0.6 * sr) * (1.0 + 0.04 * rng.normal()) + 0.01 * rng.normal().abs();
                 set(out, Out::Speed, speed);
                 set(out, Out::Load, load_pct);
                 set(out, Out::Power, power);
@@ -1486,13 +1299,7 @@ impl AssetSim {
         for s in &mut self.slots {
             let raw = match &mut s.source {
                 Source::Known { out, scale, offset } => self.out[*out as usize] * *scale + *offset,
-                Source::Generic(Generic::Walk {
-                    x,
-                    center,
-                    sigma,
-                    lo,
-                    hi,
-                }) => {
+                Source::Generic(Generic::Walk { x, center, sigma, lo, hi }) => {
                     let mut v = *center + ou(*x - *center, *sigma, 300.0, dt, &mut self.rng);
                     // reflect into the band
                     if v < *lo {

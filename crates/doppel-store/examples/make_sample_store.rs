@@ -4,15 +4,10 @@
 use doppel_store::{MINUTE_NS, NewEvent, Sample, Store, StoreConfig};
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let dir = std::env::args()
-        .nth(1)
-        .ok_or("usage: make_sample_store DIR")?;
+    let dir = std::env::args().nth(1).ok_or("usage: make_sample_store DIR")?;
     let store = Store::open(StoreConfig::new(&dir))?;
     let base = doppel_store::bench::BENCH_BASE_TS;
-    let ids = [
-        store.register_series("L1-M01/winding_temp")?,
-        store.register_series("L1-M01/vibration")?,
-    ];
+    let ids = [store.register_series("L1-M01/winding_temp")?, store.register_series("L1-M01/vibration")?];
     let mut batch = Vec::new();
     for i in 0..7200i64 {
         for (k, id) in ids.iter().enumerate() {

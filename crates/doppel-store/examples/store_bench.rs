@@ -1,11 +1,7 @@
 //! Runs the store benchmarks once: `cargo run --release -p doppel-store --example store_bench [total_samples]`.
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let total: usize = std::env::args()
-        .nth(1)
-        .map(|s| s.parse())
-        .transpose()?
-        .unwrap_or(10_000_000);
+    let total: usize = std::env::args().nth(1).map(|s| s.parse()).transpose()?.unwrap_or(10_000_000);
     let only = std::env::args().nth(2).unwrap_or_default();
     let series = 1000;
     let dir = tempfile::tempdir()?;
@@ -13,13 +9,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         if !only.is_empty() && only != "ingest" {
             break;
         }
-        let r = doppel_store::bench::ingest_benchmark(
-            &dir.path().join(format!("ingest-{batch}-{writers}")),
-            total,
-            series,
-            batch,
-            writers,
-        )?;
+        let r = doppel_store::bench::ingest_benchmark(&dir.path().join(format!("ingest-{batch}-{writers}")), total, series, batch, writers)?;
         println!(
             "{}: {} rows in {:.3}s = {:.0} samples/s ({})",
             r.name,
@@ -31,17 +21,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     if only == "ingest" {
         // Read everything back to make sure the numbers are real.
-        let store = doppel_store::Store::open(doppel_store::StoreConfig::new(
-            dir.path().join("ingest-10000-4"),
-        ))?;
+        let store = doppel_store::Store::open(doppel_store::StoreConfig::new(dir.path().join("ingest-10000-4")))?;
         let mut n = 0;
         for (id, _) in store.list_series() {
             n += store.query_raw(id, i64::MIN, i64::MAX)?.len();
         }
-        println!(
-            "verified: {n} samples readable after reopen, {:?}",
-            store.stats()
-        );
+        println!("verified: {n} samples readable after reopen, {:?}", store.stats());
         return Ok(());
     }
     match doppel_store::bench::postgres_copy_benchmark(total, series) {

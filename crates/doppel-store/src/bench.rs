@@ -69,27 +69,12 @@ pub fn bench_key(s: u64) -> String {
 /// Measures durable ingest: `writers` threads call [`Store::append`] (fsync on, group
 /// commit) with batches of `batch_size`; the clock stops after [`Store::flush_now`] has
 /// written everything to Parquet. `dir` must be empty or absent.
-pub fn ingest_benchmark(
-    dir: &Path,
-    total_samples: usize,
-    series_count: usize,
-    batch_size: usize,
-    writers: usize,
-) -> Result<BenchResult> {
+pub fn ingest_benchmark(dir: &Path, total_samples: usize, series_count: usize, batch_size: usize, writers: usize) -> Result<BenchResult> {
     if series_count == 0 || batch_size == 0 || writers == 0 {
-        return Err(StoreError::invalid(
-            "series_count/batch_size/writers",
-            "must be > 0",
-        ));
+        return Err(StoreError::invalid("series_count/batch_size/writers", "must be > 0"));
     }
-    let store = Arc::new(Store::open(
-        StoreConfig::new(dir)
-            .with_sync(SyncMode::Fsync)
-            .with_auto_compact(false),
-    )?);
-    let ids: Vec<SeriesId> = (0..series_count as u64)
-        .map(|s| store.register_series(&bench_key(s)))
-        .collect::<Result<_>>()?;
+    let store = Arc::new(Store::open(StoreConfig::new(dir).with_sync(SyncMode::Fsync).with_auto_compact(false))?);
+    let ids: Vec<SeriesId> = (0..series_count as u64).map(|s| store.register_series(&bench_key(s))).collect::<Result<_>>()?;
     let ids = Arc::new(ids);
     let total = total_samples as u64;
     let start = Instant::now();
@@ -127,8 +112,7 @@ pub fn ingest_benchmark(
         })
         .collect();
     for h in handles {
-        h.join()
-            .map_err(|_| StoreError::invalid("writers", "writer thread panicked"))??;
+        h.join().map_err(|_| StoreError::invalid("writers", "writer thread panicked"))??;
     }
     let appended = start.elapsed();
     store.flush_now()?;
@@ -154,21 +138,10 @@ pub fn ingest_benchmark(
 /// Writes 30 (`days`) days of 1 Hz data for one series plus `other_series` series at
 /// 0.1 Hz, flushes, compacts and times `query_downsampled(.., 1000)` over the whole range
 /// (median of `runs`).
-pub fn query_benchmark(
-    dir: &Path,
-    days: u32,
-    other_series: usize,
-    runs: usize,
-) -> Result<QueryBenchResult> {
-    let store = Store::open(
-        StoreConfig::new(dir)
-            .with_sync(SyncMode::None)
-            .with_auto_compact(false),
-    )?;
+pub fn query_benchmark(dir: &Path, days: u32, other_series: usize, runs: usize) -> Result<QueryBenchResult> {
+    let store = Store::open(StoreConfig::new(dir).with_sync(SyncMode::None).with_auto_compact(false))?;
     let main = store.register_series("L1-M01/winding_temp")?;
-    let others: Vec<SeriesId> = (0..other_series as u64)
-        .map(|s| store.register_series(&bench_key(s)))
-        .collect::<Result<_>>()?;
+    let others: Vec<SeriesId> = (0..other_series as u64).map(|s| store.register_series(&bench_key(s))).collect::<Result<_>>()?;
     let start_ts = BENCH_BASE_TS - i64::from(days) * DAY_NS;
     let end_ts = BENCH_BASE_TS;
     let secs = i64::from(days) * 86_400;
@@ -288,9 +261,7 @@ impl Drop for PgCluster {
 }
 
 fn run_checked(mut c: Command, what: &str) -> Result<()> {
-    let out = c
-        .output()
-        .map_err(|e| pg_err(format!("{what}: cannot run: {e}")))?;
+    let out = c.output().map_err(|e| pg_err(format!("{what}: cannot run: {e}")))?;
     if !out.status.success() {
         return Err(pg_err(format!(
             "{what} failed ({}): {}{}",
@@ -307,12 +278,7 @@ fn pg_ts(ts: i64) -> String {
     let day = ts.div_euclid(DAY_NS);
     let rem = ts.rem_euclid(DAY_NS);
     let us = rem / 1000;
-    let (h, m, s, frac) = (
-        us / 3_600_000_000,
-        us / 60_000_000 % 60,
-        us / 1_000_000 % 60,
-        us % 1_000_000,
-    );
+    let (h, m, s, frac) = (us / 3_600_000_000, us / 60_000_000 % 60, us / 1_000_000 % 60, us % 1_000_000);
     format!("{} {h:02}:{m:02}:{s:02}.{frac:06}+00", day_string(day))
 }
 
@@ -333,10 +299,7 @@ pub fn postgres_copy_benchmark(total_rows: usize, series_count: usize) -> Result
     let initdb = find_pg_bin("initdb").ok_or_else(|| missing("initdb"))?;
     let pg_ctl = find_pg_bin("pg_ctl").ok_or_else(|| missing("pg_ctl"))?;
     let psql = find_pg_bin("psql").ok_or_else(|| missing("psql"))?;
-    let uid = Command::new("id")
-        .arg("-u")
-        .output()
-        .map_err(|e| pg_err(format!("cannot run `id -u`: {e}")))?;
+    let uid = Command::new("id").arg("-u").output().map_err(|e| pg_err(format!("cannot run `id -u`: {e}")))?;
     let as_postgres = String::from_utf8_lossy(&uid.stdout).trim() == "0";
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
@@ -351,11 +314,7 @@ pub fn postgres_copy_benchmark(total_rows: usize, series_count: usize) -> Result
         started: false,
     };
     if as_postgres {
-        let ok = Command::new("id")
-            .arg("postgres")
-            .output()
-            .map(|o| o.status.success())
-            .unwrap_or(false);
+        let ok = Command::new("id").arg("postgres").output().map(|o| o.status.success()).unwrap_or(false);
         if !ok {
             return Err(pg_err(
                 "running as root, which PostgreSQL refuses, and no `postgres` system user exists: \
@@ -368,16 +327,9 @@ pub fn postgres_copy_benchmark(total_rows: usize, series_count: usize) -> Result
     }
     let data = root.join("data");
     let mut c = pg.cmd(&initdb);
-    c.arg("-D").arg(&data).args([
-        "-A",
-        "trust",
-        "-U",
-        "bench",
-        "-E",
-        "UTF8",
-        "--locale=C",
-        "--no-sync",
-    ]);
+    c.arg("-D")
+        .arg(&data)
+        .args(["-A", "trust", "-U", "bench", "-E", "UTF8", "--locale=C", "--no-sync"]);
     run_checked(c, "initdb")?;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())
@@ -389,10 +341,7 @@ pub fn postgres_copy_benchmark(total_rows: usize, series_count: usize) -> Result
         .arg("-l")
         .arg(root.join("server.log"))
         .arg("-o")
-        .arg(format!(
-            "-p {port} -k {} -c listen_addresses=127.0.0.1",
-            root.display()
-        ))
+        .arg(format!("-p {port} -k {} -c listen_addresses=127.0.0.1", root.display()))
         .args(["-w", "-t", "60", "start"]);
     pg.started = true;
     run_checked(c, "pg_ctl start").map_err(|e| {
@@ -432,23 +381,13 @@ pub fn postgres_copy_benchmark(total_rows: usize, series_count: usize) -> Result
         .spawn()
         .map_err(|e| pg_err(format!("cannot run psql: {e}")))?;
     {
-        let mut stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| pg_err("psql stdin unavailable"))?;
-        stdin
-            .write_all(&text)
-            .map_err(|e| pg_err(format!("writing COPY data to psql: {e}")))?;
+        let mut stdin = child.stdin.take().ok_or_else(|| pg_err("psql stdin unavailable"))?;
+        stdin.write_all(&text).map_err(|e| pg_err(format!("writing COPY data to psql: {e}")))?;
     }
-    let out = child
-        .wait_with_output()
-        .map_err(|e| pg_err(format!("psql: {e}")))?;
+    let out = child.wait_with_output().map_err(|e| pg_err(format!("psql: {e}")))?;
     let elapsed = start.elapsed();
     if !out.status.success() {
-        return Err(pg_err(format!(
-            "COPY failed: {}",
-            String::from_utf8_lossy(&out.stderr)
-        )));
+        return Err(pg_err(format!("COPY failed: {}", String::from_utf8_lossy(&out.stderr))));
     }
     drop(pg);
     Ok(BenchResult {
@@ -475,10 +414,7 @@ mod tests {
     #[test]
     fn pg_timestamp_format() {
         assert_eq!(pg_ts(0), "1970-01-01 00:00:00.000000+00");
-        assert_eq!(
-            pg_ts(BENCH_BASE_TS + 3_723_000_001_000),
-            "2026-11-01 01:02:03.000001+00"
-        );
+        assert_eq!(pg_ts(BENCH_BASE_TS + 3_723_000_001_000), "2026-11-01 01:02:03.000001+00");
     }
 
     #[test]

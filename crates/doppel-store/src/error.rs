@@ -74,20 +74,12 @@ impl StoreError {
     /// Wraps an I/O error with the path it concerns, mapping ENOSPC/EDQUOT to [`StoreError::DiskFull`].
     pub fn io(path: impl AsRef<Path>, err: std::io::Error) -> Self {
         let path = path.as_ref().to_path_buf();
-        let full = matches!(
-            err.kind(),
-            std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded
-        ) || matches!(err.raw_os_error(), Some(28) | Some(122));
+        let full =
+            matches!(err.kind(), std::io::ErrorKind::StorageFull | std::io::ErrorKind::QuotaExceeded) || matches!(err.raw_os_error(), Some(28) | Some(122));
         if full {
-            StoreError::DiskFull {
-                path,
-                source: Arc::new(err),
-            }
+            StoreError::DiskFull { path, source: Arc::new(err) }
         } else {
-            StoreError::Io {
-                path,
-                source: Arc::new(err),
-            }
+            StoreError::Io { path, source: Arc::new(err) }
         }
     }
 
@@ -107,10 +99,7 @@ impl StoreError {
     }
 
     pub(crate) fn invalid(field: &'static str, reason: impl Into<String>) -> Self {
-        StoreError::InvalidArgument {
-            field,
-            reason: reason.into(),
-        }
+        StoreError::InvalidArgument { field, reason: reason.into() }
     }
 }
 

@@ -244,12 +244,7 @@ mod tests {
     #[test]
     fn day_round_trip() {
         for day in [-700_000, -1, 0, 1, 20_000, 20_417, 400_000] {
-            assert_eq!(
-                parse_day(&day_string(day)),
-                Some(day),
-                "{}",
-                day_string(day)
-            );
+            assert_eq!(parse_day(&day_string(day)), Some(day), "{}", day_string(day));
         }
         assert_eq!(day_string(0), "1970-01-01");
         assert_eq!(day_string(20_417), "2025-11-25");

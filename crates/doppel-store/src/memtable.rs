@@ -107,11 +107,7 @@ mod tests {
 
     #[test]
     fn dedup_keeps_last_write() {
-        let p = |ts, value| MemPoint {
-            ts,
-            value,
-            context: 0,
-        };
+        let p = |ts, value| MemPoint { ts, value, context: 0 };
         let mut v = vec![p(3, 1.0), p(1, 2.0), p(3, 3.0), p(2, 4.0), p(1, 5.0)];
         sort_dedup_last(&mut v);
         assert_eq!(v, vec![p(1, 5.0), p(2, 4.0), p(3, 3.0)]);

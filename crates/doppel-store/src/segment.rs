@@ -6,17 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::types::Int32Type;
-use arrow_array::{
-    Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray,
-    TimestampNanosecondArray, UInt32Array, UInt64Array,
-};
+use arrow_array::{Array, ArrayRef, DictionaryArray, Float64Array, Int32Array, RecordBatch, StringArray, TimestampNanosecondArray, UInt32Array, UInt64Array};
 use arrow_schema::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{
-    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection,
-    RowSelector,
-};
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder, RowSelection, RowSelector};
 use parquet::basic::Compression;
 use parquet::file::metadata::{KeyValue, PageIndexPolicy};
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
@@ -141,18 +135,14 @@ pub(crate) struct ParquetFile {
 impl ParquetFile {
     pub fn open(path: &Path) -> Result<Self> {
         let file = File::open(path).at(path)?;
-        let meta = ArrowReaderMetadata::load(
-            &file,
-            ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional),
-        )
-        .map_err(|e| StoreError::parquet(path, e))?;
+        let meta = ArrowReaderMetadata::load(&file, ArrowReaderOptions::new().with_page_index_policy(PageIndexPolicy::Optional))
+            .map_err(|e| StoreError::parquet(path, e))?;
         let md = meta.metadata();
         let mut rg_starts = Vec::with_capacity(md.num_row_groups() + 1);
         let mut acc = 0u64;
         for rg in md.row_groups() {
             rg_starts.push(acc);
-            acc += u64::try_from(rg.num_rows())
-                .map_err(|_| StoreError::corrupt(path, 0, "negative row count"))?;
+            acc += u64::try_from(rg.num_rows()).map_err(|_| StoreError::corrupt(path, 0, "negative row count"))?;
         }
         rg_starts.push(acc);
         let mut index = HashMap::new();
@@ -161,9 +151,7 @@ impl ParquetFile {
         {
             let text = kv.value.as_deref().unwrap_or("");
             for (lineno, line) in text.lines().enumerate() {
-                let bad = || {
-                    StoreError::corrupt(path, 0, format!("bad {INDEX_KEY} line {lineno}: {line:?}"))
-                };
+                let bad = || StoreError::corrupt(path, 0, format!("bad {INDEX_KEY} line {lineno}: {line:?}"));
                 let f: Vec<&str> = line.split(' ').collect();
                 if f.len() != 5 {
                     return Err(bad());
@@ -194,21 +182,13 @@ impl ParquetFile {
     }
 
     /// Streams the rows `[entry.start, entry.start+count)` projected to columns `cols`.
-    pub fn read_rows(
-        &self,
-        start: u64,
-        count: u64,
-        cols: &[usize],
-        mut f: impl FnMut(&RecordBatch) -> Result<()>,
-    ) -> Result<()> {
+    pub fn read_rows(&self, start: u64, count: u64, cols: &[usize], mut f: impl FnMut(&RecordBatch) -> Result<()>) -> Result<()> {
         if count == 0 {
             return Ok(());
         }
         let end = start + count;
         let nrg = self.rg_starts.len() - 1;
-        let rgs: Vec<usize> = (0..nrg)
-            .filter(|&i| self.rg_starts[i] < end && self.rg_starts[i + 1] > start)
-            .collect();
+        let rgs: Vec<usize> = (0..nrg).filter(|&i| self.rg_starts[i] < end && self.rg_starts[i + 1] > start).collect();
         let (Some(&first), Some(&last)) = (rgs.first(), rgs.last()) else {
             return Ok(());
         };
@@ -239,13 +219,7 @@ impl ParquetFile {
     }
 
     /// Reads all points of series `sid` with `start <= ts < end` (series files only).
-    pub fn read_points(
-        &self,
-        sid: u32,
-        start: i64,
-        end: i64,
-        out: &mut Vec<MemPoint>,
-    ) -> Result<()> {
+    pub fn read_points(&self, sid: u32, start: i64, end: i64, out: &mut Vec<MemPoint>) -> Result<()> {
         let Some(e) = self.index.get(&sid).copied() else {
             return Ok(());
         };
@@ -277,13 +251,7 @@ impl ParquetFile {
     }
 
     /// Reads rollup rows of `sid` with `start <= bucket_start < end` (rollup files only).
-    pub fn read_rollups(
-        &self,
-        sid: u32,
-        start: i64,
-        end: i64,
-        out: &mut Vec<RollupRow>,
-    ) -> Result<()> {
+    pub fn read_rollups(&self, sid: u32, start: i64, end: i64, out: &mut Vec<RollupRow>) -> Result<()> {
         let Some(e) = self.index.get(&sid).copied() else {
             return Ok(());
         };
@@ -429,8 +397,7 @@ impl Durable {
         }
         let tmp = tmp_path(path);
         let file = File::create(&tmp).at(&tmp)?;
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props))
-            .map_err(|e| StoreError::parquet(&tmp, e))?;
+        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| StoreError::parquet(&tmp, e))?;
         Ok(Durable {
             path: path.to_path_buf(),
             tmp,
@@ -440,22 +407,15 @@ impl Durable {
     }
 
     fn write(&mut self, cols: Vec<ArrayRef>) -> Result<()> {
-        let batch = RecordBatch::try_new(self.schema.clone(), cols)
-            .map_err(|e| StoreError::parquet(&self.tmp, e))?;
-        self.writer
-            .write(&batch)
-            .map_err(|e| StoreError::parquet(&self.tmp, e))
+        let batch = RecordBatch::try_new(self.schema.clone(), cols).map_err(|e| StoreError::parquet(&self.tmp, e))?;
+        self.writer.write(&batch).map_err(|e| StoreError::parquet(&self.tmp, e))
     }
 
     fn finish(mut self, index: Option<String>) -> Result<ParquetFile> {
         if let Some(ix) = index {
-            self.writer
-                .append_key_value_metadata(KeyValue::new(INDEX_KEY.to_string(), ix));
+            self.writer.append_key_value_metadata(KeyValue::new(INDEX_KEY.to_string(), ix));
         }
-        let file = self
-            .writer
-            .into_inner()
-            .map_err(|e| StoreError::parquet(&self.tmp, e))?;
+        let file = self.writer.into_inner().map_err(|e| StoreError::parquet(&self.tmp, e))?;
         file.sync_all().at(&self.tmp)?;
         drop(file);
         std::fs::rename(&self.tmp, &self.path).at(&self.path)?;
@@ -468,10 +428,7 @@ impl Durable {
 
 fn dict_column(keys: &[String], idx: Vec<i32>) -> Result<ArrayRef, arrow_schema::ArrowError> {
     let values = StringArray::from_iter_values(keys.iter());
-    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(
-        Int32Array::from(idx),
-        Arc::new(values),
-    )?))
+    Ok(Arc::new(DictionaryArray::<Int32Type>::try_new(Int32Array::from(idx), Arc::new(values))?))
 }
 
 fn ts_column(v: Vec<i64>) -> ArrayRef {
@@ -481,10 +438,7 @@ fn ts_column(v: Vec<i64>) -> ArrayRef {
 fn index_text(index: &[(u32, IndexEntry)]) -> String {
     let mut s = String::with_capacity(index.len() * 40);
     for (sid, e) in index {
-        s.push_str(&format!(
-            "{sid} {} {} {} {}\n",
-            e.start, e.count, e.min_ts, e.max_ts
-        ));
+        s.push_str(&format!("{sid} {} {} {} {}\n", e.start, e.count, e.min_ts, e.max_ts));
     }
     s
 }
@@ -554,8 +508,7 @@ impl SeriesWriter {
             return Ok(());
         }
         let keys = std::mem::take(&mut self.keys);
-        let series = dict_column(&keys, std::mem::take(&mut self.key_idx))
-            .map_err(|e| StoreError::parquet(&self.out.tmp, e))?;
+        let series = dict_column(&keys, std::mem::take(&mut self.key_idx)).map_err(|e| StoreError::parquet(&self.out.tmp, e))?;
         let cols: Vec<ArrayRef> = vec![
             series,
             ts_column(std::mem::take(&mut self.ts)),
@@ -624,8 +577,7 @@ impl RollupWriter {
         }
         let keys = std::mem::take(&mut self.keys);
         let rows = std::mem::take(&mut self.rows_buf);
-        let series = dict_column(&keys, std::mem::take(&mut self.key_idx))
-            .map_err(|e| StoreError::parquet(&self.out.tmp, e))?;
+        let series = dict_column(&keys, std::mem::take(&mut self.key_idx)).map_err(|e| StoreError::parquet(&self.out.tmp, e))?;
         let cols: Vec<ArrayRef> = vec![
             series,
             ts_column(rows.iter().map(|r| r.bucket).collect()),
@@ -633,9 +585,7 @@ impl RollupWriter {
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.max))),
             Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.sum))),
             Arc::new(UInt64Array::from_iter_values(rows.iter().map(|r| r.count))),
-            Arc::new(Float64Array::from_iter_values(
-                rows.iter().map(|r| r.last_value),
-            )),
+            Arc::new(Float64Array::from_iter_values(rows.iter().map(|r| r.last_value))),
             ts_column(rows.iter().map(|r| r.last_ts).collect()),
         ];
         self.out.write(cols)
@@ -649,29 +599,15 @@ impl RollupWriter {
 }
 
 /// Writes an events file (events sorted by seq).
-pub(crate) fn write_events(
-    path: &Path,
-    events: &[Event],
-    row_group_rows: usize,
-) -> Result<ParquetFile> {
-    let mut out = Durable::create(
-        path,
-        events_schema(),
-        props(row_group_rows, &["kind", "subject"]),
-    )?;
+pub(crate) fn write_events(path: &Path, events: &[Event], row_group_rows: usize) -> Result<ParquetFile> {
+    let mut out = Durable::create(path, events_schema(), props(row_group_rows, &["kind", "subject"]))?;
     for chunk in events.chunks(BATCH_ROWS) {
         let cols: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from_iter_values(chunk.iter().map(|e| e.seq))),
             ts_column(chunk.iter().map(|e| e.ts).collect()),
-            Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|e| e.kind.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|e| e.subject.as_str()),
-            )),
-            Arc::new(StringArray::from_iter_values(
-                chunk.iter().map(|e| e.payload.as_str()),
-            )),
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.kind.as_str()))),
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.subject.as_str()))),
+            Arc::new(StringArray::from_iter_values(chunk.iter().map(|e| e.payload.as_str()))),
         ];
         out.write(cols)?;
     }
@@ -701,10 +637,7 @@ mod tests {
     #[test]
     fn series_segment_round_trip() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir
-            .path()
-            .join("series/day=1970-01-01")
-            .join(seg_name(1, 0));
+        let path = dir.path().join("series/day=1970-01-01").join(seg_name(1, 0));
         let mut w = SeriesWriter::create(&path, 1024).unwrap();
         let pts = |n: i64, off: f64| -> Vec<MemPoint> {
             (0..n)

@@ -13,14 +13,10 @@ use crate::config::{StoreConfig, SyncMode};
 use crate::error::{IoContext, Result, StoreError};
 use crate::memtable::{MemPoint, Memtable, sort_dedup_last};
 use crate::segment::{
-    Kind, ParquetFile, RollupRow, RollupWriter, SeriesWriter, ensure_dir, minute_rollups,
-    parse_seg_name, remove_tmp_files, seg_name, write_events,
+    Kind, ParquetFile, RollupRow, RollupWriter, SeriesWriter, ensure_dir, minute_rollups, parse_seg_name, remove_tmp_files, seg_name, write_events,
 };
 use crate::wal::{self, WalRecord, WalWriter, sync_dir};
-use crate::{
-    Bucket, DAY_NS, Downsampled, Event, EventFilter, MINUTE_NS, NewEvent, Sample, SeriesId,
-    StoreStats, day_of, day_string, parse_day,
-};
+use crate::{Bucket, DAY_NS, Downsampled, Event, EventFilter, MINUTE_NS, NewEvent, Sample, SeriesId, StoreStats, day_of, day_string, parse_day};
 
 type Done = Box<dyn FnOnce(Result<()>) + Send>;
 
@@ -66,10 +62,7 @@ impl Item {
     fn bytes(&self) -> usize {
         match self {
             Item::Samples(s, _) => s.len() * 24 + 16,
-            Item::Events(e, _) => e
-                .iter()
-                .map(|e| 32 + e.kind.len() + e.subject.len() + e.payload.len())
-                .sum::<usize>(),
+            Item::Events(e, _) => e.iter().map(|e| 32 + e.kind.len() + e.subject.len() + e.payload.len()).sum::<usize>(),
             Item::SeriesDef(_, k, _) => k.len() + 16,
             Item::Freeze(_) => 0,
         }
@@ -103,9 +96,7 @@ struct EventSeg {
 /// Whether segment `(o, v)` is superseded by a compaction output among `files` (same day):
 /// a compacted file `(o2, v2 > 0)` replaces every file with `o <= o2` and a lower version.
 fn is_superseded(files: &[(u64, u32)], o: u64, v: u32) -> bool {
-    files
-        .iter()
-        .any(|&(o2, v2)| v2 > 0 && (o2, v2) != (o, v) && o <= o2 && v < v2)
+    files.iter().any(|&(o2, v2)| v2 > 0 && (o2, v2) != (o, v) && o <= o2 && v < v2)
 }
 
 #[derive(Debug, Default)]
@@ -121,10 +112,7 @@ impl EventIndex {
             return;
         }
         self.by_ts.insert((e.ts, e.seq));
-        self.by_key
-            .entry((e.kind.clone(), e.subject.clone()))
-            .or_default()
-            .insert((e.ts, e.seq));
+        self.by_key.entry((e.kind.clone(), e.subject.clone())).or_default().insert((e.ts, e.seq));
         self.by_seq.insert(e.seq, e);
     }
 
@@ -205,22 +193,16 @@ pub struct Store {
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store")
-            .field("dir", &self.inner.cfg.dir)
-            .finish_non_exhaustive()
+        f.debug_struct("Store").field("dir", &self.inner.cfg.dir).finish_non_exhaustive()
     }
 }
 
 fn now_ns() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as i64)
-        .unwrap_or(0)
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_nanos() as i64).unwrap_or(0)
 }
 
 fn kind_dir(root: &Path, kind: Kind, day: i64) -> PathBuf {
-    root.join(kind.dir_name())
-        .join(format!("day={}", day_string(day)))
+    root.join(kind.dir_name()).join(format!("day={}", day_string(day)))
 }
 
 /// Lists `(day, order, version, path)` of the segment files below `root/<kind>`.
@@ -233,11 +215,7 @@ fn list_segment_files(root: &Path, kind: Kind) -> Result<Vec<(i64, u64, u32, Pat
     for ent in std::fs::read_dir(&base).at(&base)? {
         let ent = ent.at(&base)?;
         let name = ent.file_name();
-        let Some(day) = name
-            .to_str()
-            .and_then(|n| n.strip_prefix("day="))
-            .and_then(parse_day)
-        else {
+        let Some(day) = name.to_str().and_then(|n| n.strip_prefix("day=")).and_then(parse_day) else {
             continue;
         };
         let ddir = ent.path();
@@ -299,9 +277,7 @@ fn read_catalog(dir: &Path) -> Result<(Vec<String>, u64)> {
     }
     let mut pos = 8;
     let mut take = |n: usize| -> Result<&[u8]> {
-        let s = body
-            .get(pos..pos + n)
-            .ok_or_else(|| bad(pos, "catalog truncated"))?;
+        let s = body.get(pos..pos + n).ok_or_else(|| bad(pos, "catalog truncated"))?;
         pos += n;
         Ok(s)
     };
@@ -341,20 +317,12 @@ impl Store {
         match lock_file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
-                return Err(StoreError::invalid(
-                    "dir",
-                    format!("{} is already opened by another Store", root.display()),
-                ));
+                return Err(StoreError::invalid("dir", format!("{} is already opened by another Store", root.display())));
             }
             Err(std::fs::TryLockError::Error(e)) => return Err(StoreError::io(&lock_path, e)),
         }
         let wal_dir = root.join("wal");
-        for d in [
-            wal_dir.clone(),
-            root.join("series"),
-            root.join("rollup"),
-            root.join("events"),
-        ] {
+        for d in [wal_dir.clone(), root.join("series"), root.join("rollup"), root.join("events")] {
             ensure_dir(&d)?;
         }
         for k in [Kind::Series, Kind::Rollup, Kind::Events] {
@@ -383,9 +351,7 @@ impl Store {
                 let ov: Vec<(u64, u32)> = files.iter().map(|(o, v, _)| (*o, *v)).collect();
                 if is_superseded(&ov, *o, *v) {
                     remove_file_if_exists(p)?;
-                    remove_file_if_exists(
-                        &kind_dir(&root, Kind::Rollup, day).join(seg_name(*o, *v)),
-                    )?;
+                    remove_file_if_exists(&kind_dir(&root, Kind::Rollup, day).join(seg_name(*o, *v)))?;
                 } else {
                     keep.push((*o, *v, p.clone()));
                 }
@@ -395,11 +361,7 @@ impl Store {
                 max_order = max_order.max(o);
                 let data = ParquetFile::open(&p)?;
                 let rp = kind_dir(&root, Kind::Rollup, day).join(seg_name(o, v));
-                let rollup = if rp.exists() {
-                    ParquetFile::open(&rp).ok()
-                } else {
-                    None
-                };
+                let rollup = if rp.exists() { ParquetFile::open(&rp).ok() } else { None };
                 segs.push(Arc::new(Segment {
                     order: o,
                     version: v,
@@ -419,11 +381,7 @@ impl Store {
         }
         let event_files = list_segment_files(&root, Kind::Events)?;
         for (day, o, v, p) in &event_files {
-            let ov: Vec<(u64, u32)> = event_files
-                .iter()
-                .filter(|f| f.0 == *day)
-                .map(|f| (f.1, f.2))
-                .collect();
+            let ov: Vec<(u64, u32)> = event_files.iter().filter(|f| f.0 == *day).map(|f| (f.1, f.2)).collect();
             if is_superseded(&ov, *o, *v) {
                 remove_file_if_exists(p)?;
                 continue;
@@ -440,11 +398,7 @@ impl Store {
                 .event_days
                 .entry(*day)
                 .or_default()
-                .push(Arc::new(EventSeg {
-                    order: *o,
-                    version: *v,
-                    file,
-                }));
+                .push(Arc::new(EventSeg { order: *o, version: *v, file }));
         }
 
         // WAL replay.
@@ -463,32 +417,22 @@ impl Store {
                             return Err(StoreError::corrupt(
                                 &path,
                                 0,
-                                format!(
-                                    "record {ri}: series definition {id}={key:?} conflicts with catalog"
-                                ),
+                                format!("record {ri}: series definition {id}={key:?} conflicts with catalog"),
                             ));
                         }
                     }
                     WalRecord::Samples(s) => {
-                        if let Some(bad) =
-                            s.iter().find(|s| s.series.0 as usize >= catalog.keys.len())
-                        {
+                        if let Some(bad) = s.iter().find(|s| s.series.0 as usize >= catalog.keys.len()) {
                             return Err(StoreError::corrupt(
                                 &path,
                                 0,
-                                format!(
-                                    "record {ri}: sample for undefined series {}",
-                                    bad.series.0
-                                ),
+                                format!("record {ri}: sample for undefined series {}", bad.series.0),
                             ));
                         }
                         mem.insert(&s);
                     }
                     WalRecord::Events(evs) => {
-                        let fresh: Vec<Event> = evs
-                            .into_iter()
-                            .filter(|e| !tables.events.by_seq.contains_key(&e.seq))
-                            .collect();
+                        let fresh: Vec<Event> = evs.into_iter().filter(|e| !tables.events.by_seq.contains_key(&e.seq)).collect();
                         for e in &fresh {
                             next_seq = next_seq.max(e.seq + 1);
                             tables.events.insert(e.clone());
@@ -564,8 +508,7 @@ impl Store {
             let done: Done = Box::new(move |r| {
                 let _ = tx.send(r);
             });
-            self.inner
-                .enqueue(Item::SeriesDef(id, key.to_string(), done))?;
+            self.inner.enqueue(Item::SeriesDef(id, key.to_string(), done))?;
             cat.add(key.to_string());
             id
         };
@@ -580,10 +523,7 @@ impl Store {
 
     /// Id of a registered key.
     pub fn series_id(&self, key: &str) -> Option<SeriesId> {
-        read(&self.inner.catalog)
-            .by_key
-            .get(key)
-            .map(|&i| SeriesId(i))
+        read(&self.inner.catalog).by_key.get(key).map(|&i| SeriesId(i))
     }
 
     /// All registered series, ordered by id.
@@ -603,10 +543,7 @@ impl Store {
                 return Err(StoreError::UnknownSeries(s.series.0));
             }
             if s.value.is_nan() {
-                return Err(StoreError::invalid(
-                    "value",
-                    format!("NaN for series {} at ts {}", s.series.0, s.ts),
-                ));
+                return Err(StoreError::invalid("value", format!("NaN for series {} at ts {}", s.series.0, s.ts)));
             }
         }
         Ok(())
@@ -630,11 +567,7 @@ impl Store {
     /// Queues samples without waiting; `done` is called from the writer thread after the
     /// fsync covering the batch (or with the error). Blocks only for backpressure when more
     /// than [`StoreConfig::max_pending_bytes`] are queued.
-    pub fn submit(
-        &self,
-        samples: Vec<Sample>,
-        done: Box<dyn FnOnce(Result<(), StoreError>) + Send>,
-    ) {
+    pub fn submit(&self, samples: Vec<Sample>, done: Box<dyn FnOnce(Result<(), StoreError>) + Send>) {
         if let Err(e) = self.validate(&samples) {
             done(Err(e));
             return;
@@ -666,32 +599,14 @@ impl Store {
         }
         let t = read(&self.inner.tables);
         let ix = &t.events;
-        let matches = |e: &&Event| {
-            filter.kinds.as_ref().is_none_or(|ks| ks.contains(&e.kind))
-                && filter.subject.as_ref().is_none_or(|s| *s == e.subject)
-        };
-        let limit = if filter.limit == 0 {
-            usize::MAX
-        } else {
-            filter.limit
-        };
+        let matches = |e: &&Event| filter.kinds.as_ref().is_none_or(|ks| ks.contains(&e.kind)) && filter.subject.as_ref().is_none_or(|s| *s == e.subject);
+        let limit = if filter.limit == 0 { usize::MAX } else { filter.limit };
         let range = ix.by_ts.range((filter.start, 0)..(filter.end, 0));
         let lookup = |&(_, seq): &(i64, u64)| ix.by_seq.get(&seq);
         let out: Vec<Event> = if filter.latest_first {
-            range
-                .rev()
-                .filter_map(lookup)
-                .filter(matches)
-                .take(limit)
-                .cloned()
-                .collect()
+            range.rev().filter_map(lookup).filter(matches).take(limit).cloned().collect()
         } else {
-            range
-                .filter_map(lookup)
-                .filter(matches)
-                .take(limit)
-                .cloned()
-                .collect()
+            range.filter_map(lookup).filter(matches).take(limit).cloned().collect()
         };
         Ok(out)
     }
@@ -699,10 +614,7 @@ impl Store {
     /// Latest event of `kind` and `subject` with `event.ts <= ts` (ties: highest seq).
     pub fn last_event_before(&self, kind: &str, subject: &str, ts: i64) -> Option<Event> {
         let t = read(&self.inner.tables);
-        let set = t
-            .events
-            .by_key
-            .get(&(kind.to_string(), subject.to_string()))?;
+        let set = t.events.by_key.get(&(kind.to_string(), subject.to_string()))?;
         let &(_, seq) = set.range(..=(ts, u64::MAX)).next_back()?;
         t.events.by_seq.get(&seq).cloned()
     }
@@ -723,18 +635,10 @@ impl Store {
     }
 
     /// Like [`Store::query_raw`] but also returns the context tag: `(ts, value, context)`.
-    pub fn query_raw_with_context(
-        &self,
-        series: SeriesId,
-        start: i64,
-        end: i64,
-    ) -> Result<Vec<(i64, f64, u32)>> {
+    pub fn query_raw_with_context(&self, series: SeriesId, start: i64, end: i64) -> Result<Vec<(i64, f64, u32)>> {
         self.check_series(series)?;
         let pts = self.query_points(series, start, end)?;
-        Ok(pts
-            .into_iter()
-            .map(|p| (p.ts, p.value, p.context))
-            .collect())
+        Ok(pts.into_iter().map(|p| (p.ts, p.value, p.context)).collect())
     }
 
     fn query_points(&self, series: SeriesId, start: i64, end: i64) -> Result<Vec<MemPoint>> {
@@ -743,11 +647,7 @@ impl Store {
         }
         let t = read(&self.inner.tables);
         let mut out = Vec::new();
-        for segs in t
-            .days
-            .range(day_of(start)..=day_of(end - 1))
-            .map(|(_, s)| s)
-        {
+        for segs in t.days.range(day_of(start)..=day_of(end - 1)).map(|(_, s)| s) {
             for s in segs {
                 s.data.read_points(series.0, start, end, &mut out)?;
             }
@@ -768,11 +668,7 @@ impl Store {
         {
             let t = read(&self.inner.tables);
             for segs in t.days.values().rev() {
-                let m = segs
-                    .iter()
-                    .filter_map(|s| s.data.index.get(&series.0))
-                    .map(|e| e.max_ts)
-                    .max();
+                let m = segs.iter().filter_map(|s| s.data.index.get(&series.0)).map(|e| e.max_ts).max();
                 if m.is_some() {
                     best = m;
                     break;
@@ -794,19 +690,10 @@ impl Store {
     /// buckets omitted). Steps of 60 s or more are snapped to a multiple of 60 s with buckets
     /// aligned to whole minutes, and 1-minute rollups are used for days where exactly one
     /// segment (and no memtable) holds the series.
-    pub fn query_downsampled(
-        &self,
-        series: SeriesId,
-        start: i64,
-        end: i64,
-        max_buckets: usize,
-    ) -> Result<Downsampled> {
+    pub fn query_downsampled(&self, series: SeriesId, start: i64, end: i64, max_buckets: usize) -> Result<Downsampled> {
         self.check_series(series)?;
         if max_buckets == 0 || max_buckets > MAX_BUCKETS {
-            return Err(StoreError::invalid(
-                "max_buckets",
-                format!("must be in 1..={MAX_BUCKETS}"),
-            ));
+            return Err(StoreError::invalid("max_buckets", format!("must be in 1..={MAX_BUCKETS}")));
         }
         if start >= end {
             return Err(StoreError::invalid("end", "must be greater than start"));
@@ -840,12 +727,7 @@ impl Store {
                 .get(&day)
                 .map(|v| {
                     v.iter()
-                        .filter(|s| {
-                            s.data
-                                .index
-                                .get(&sid)
-                                .is_some_and(|e| e.max_ts >= ds && e.min_ts < de)
-                        })
+                        .filter(|s| s.data.index.get(&sid).is_some_and(|e| e.max_ts >= ds && e.min_ts < de))
                         .collect()
                 })
                 .unwrap_or_default();
@@ -890,8 +772,7 @@ impl Store {
                 wal_bytes += e.metadata().map(|m| m.len()).unwrap_or(0);
             }
         }
-        let memtable_samples =
-            t.frozen.as_ref().map_or(0, |f| f.samples) + lock(&inner.active).samples;
+        let memtable_samples = t.frozen.as_ref().map_or(0, |f| f.samples) + lock(&inner.active).samples;
         StoreStats {
             samples_written: inner.counters.samples.load(Ordering::Relaxed),
             events_written: inner.counters.events.load(Ordering::Relaxed),
@@ -1081,10 +962,7 @@ impl Accumulator {
                 })
             })
             .collect();
-        Downsampled {
-            step_ns: step,
-            buckets,
-        }
+        Downsampled { step_ns: step, buckets }
     }
 }
 
@@ -1100,10 +978,7 @@ impl Inner {
         }
         let bytes = item.bytes();
         let mut q = lock(&self.queue);
-        while !q.closed
-            && q.pending_bytes > 0
-            && q.pending_bytes + bytes > self.cfg.max_pending_bytes
-        {
+        while !q.closed && q.pending_bytes > 0 && q.pending_bytes + bytes > self.cfg.max_pending_bytes {
             q = self.space_cv.wait(q).unwrap_or_else(|p| p.into_inner());
         }
         if q.closed {
@@ -1122,14 +997,8 @@ impl Inner {
             return Err(e);
         }
         let mut q = lock(&self.queue);
-        let bytes: usize = events
-            .iter()
-            .map(|e| 32 + e.kind.len() + e.subject.len() + e.payload.len())
-            .sum();
-        while !q.closed
-            && q.pending_bytes > 0
-            && q.pending_bytes + bytes > self.cfg.max_pending_bytes
-        {
+        let bytes: usize = events.iter().map(|e| 32 + e.kind.len() + e.subject.len() + e.payload.len()).sum();
+        while !q.closed && q.pending_bytes > 0 && q.pending_bytes + bytes > self.cfg.max_pending_bytes {
             q = self.space_cv.wait(q).unwrap_or_else(|p| p.into_inner());
         }
         if q.closed {
@@ -1161,10 +1030,7 @@ impl Inner {
             let (items, closing) = {
                 let mut q = lock(&self.queue);
                 if q.items.is_empty() && !q.closed {
-                    let (g, _) = self
-                        .queue_cv
-                        .wait_timeout(q, self.cfg.maintenance_interval)
-                        .unwrap_or_else(|p| p.into_inner());
+                    let (g, _) = self.queue_cv.wait_timeout(q, self.cfg.maintenance_interval).unwrap_or_else(|p| p.into_inner());
                     q = g;
                 }
                 let items: Vec<Item> = q.items.drain(..).collect();
@@ -1262,10 +1128,7 @@ impl Inner {
     fn freeze_due(&self) -> bool {
         let (samples, aged) = {
             let a = lock(&self.active);
-            (
-                a.samples,
-                !a.is_empty() && a.created.elapsed() >= self.cfg.flush_interval,
-            )
+            (a.samples, !a.is_empty() && a.created.elapsed() >= self.cfg.flush_interval)
         };
         let max = self.cfg.memtable_max_samples;
         if samples >= max.saturating_mul(2) {
@@ -1298,11 +1161,7 @@ impl Inner {
             return Ok(());
         }
         while ctl.job.is_some() && !ctl.shutdown && !self.closed.load(Ordering::SeqCst) {
-            ctl = self
-                .flush_cv
-                .wait_timeout(ctl, Duration::from_millis(50))
-                .unwrap_or_else(|p| p.into_inner())
-                .0;
+            ctl = self.flush_cv.wait_timeout(ctl, Duration::from_millis(50)).unwrap_or_else(|p| p.into_inner()).0;
         }
         if ctl.job.is_some() {
             // Shutting down with a flush still pending: the data stays in the WAL.
@@ -1380,9 +1239,7 @@ impl Inner {
                     // Retry after a pause (e.g. disk full); writers block on the pending job.
                     let ctl = lock(&self.flush);
                     if !ctl.shutdown {
-                        let _ = self
-                            .flush_cv
-                            .wait_timeout(ctl, self.cfg.maintenance_interval);
+                        let _ = self.flush_cv.wait_timeout(ctl, self.cfg.maintenance_interval);
                     } else {
                         return;
                     }
@@ -1415,9 +1272,7 @@ impl Inner {
         let order = self.next_order.fetch_add(1, Ordering::SeqCst);
         let name = seg_name(order, 0);
         // Sorted, deduplicated points per series, in key order, split by day.
-        let mut ids: Vec<u32> = (0..mem.series.len() as u32)
-            .filter(|&i| !mem.series[i as usize].is_empty())
-            .collect();
+        let mut ids: Vec<u32> = (0..mem.series.len() as u32).filter(|&i| !mem.series[i as usize].is_empty()).collect();
         ids.sort_by(|a, b| keys.get(*a as usize).cmp(&keys.get(*b as usize)));
         let mut per_day: BTreeMap<i64, Vec<(u32, Vec<MemPoint>)>> = BTreeMap::new();
         for &sid in &ids {
@@ -1427,10 +1282,7 @@ impl Inner {
             while let Some(first) = rest.first() {
                 let day = day_of(first.ts);
                 let n = rest.partition_point(|p| day_of(p.ts) == day);
-                per_day
-                    .entry(day)
-                    .or_default()
-                    .push((sid, rest[..n].to_vec()));
+                per_day.entry(day).or_default().push((sid, rest[..n].to_vec()));
                 rest = &rest[n..];
             }
         }
@@ -1471,14 +1323,7 @@ impl Inner {
             for (day, evs) in by_day {
                 let p = kind_dir(root, Kind::Events, day).join(&name);
                 let file = write_events(&p, &evs, self.cfg.row_group_rows)?;
-                new_event_files.push((
-                    day,
-                    Arc::new(EventSeg {
-                        order,
-                        version: 0,
-                        file,
-                    }),
-                ));
+                new_event_files.push((day, Arc::new(EventSeg { order, version: 0, file })));
             }
         }
         {
@@ -1507,11 +1352,7 @@ impl Inner {
     fn compact(&self, pred: impl Fn(i64, usize) -> bool) -> Result<usize> {
         let todo: Vec<(i64, Vec<Arc<Segment>>)> = {
             let t = read(&self.tables);
-            t.days
-                .iter()
-                .filter(|(d, s)| pred(**d, s.len()))
-                .map(|(d, s)| (*d, s.clone()))
-                .collect()
+            t.days.iter().filter(|(d, s)| pred(**d, s.len())).map(|(d, s)| (*d, s.clone())).collect()
         };
         let mut done = 0;
         for (day, segs) in todo {
@@ -1546,16 +1387,8 @@ impl Inner {
         evs.sort_by_key(|e| e.seq);
         evs.dedup_by_key(|e| e.seq);
         let dir = kind_dir(&self.cfg.dir, Kind::Events, day);
-        let file = write_events(
-            &dir.join(seg_name(order, version)),
-            &evs,
-            self.cfg.row_group_rows,
-        )?;
-        let new = Arc::new(EventSeg {
-            order,
-            version,
-            file,
-        });
+        let file = write_events(&dir.join(seg_name(order, version)), &evs, self.cfg.row_group_rows)?;
+        let new = Arc::new(EventSeg { order, version, file });
         {
             let mut t = write(&self.tables);
             let list = t.event_days.entry(day).or_default();
@@ -1574,10 +1407,7 @@ impl Inner {
         let order = segs.iter().map(|s| s.order).max().unwrap_or(0);
         let version = segs.iter().map(|s| s.version).max().unwrap_or(0) + 1;
         let name = seg_name(order, version);
-        let mut ids: Vec<u32> = segs
-            .iter()
-            .flat_map(|s| s.data.index.keys().copied())
-            .collect();
+        let mut ids: Vec<u32> = segs.iter().flat_map(|s| s.data.index.keys().copied()).collect();
         ids.sort_unstable();
         ids.dedup();
         ids.sort_by(|a, b| keys.get(*a as usize).cmp(&keys.get(*b as usize)));
@@ -1642,10 +1472,7 @@ impl Inner {
             let keep_e = t.event_days.split_off(&first_kept);
             let old_e = std::mem::replace(&mut t.event_days, keep_e);
             t.events.remove_before(first_kept.saturating_mul(DAY_NS));
-            (
-                old.into_keys().collect::<Vec<_>>(),
-                old_e.into_keys().collect::<Vec<_>>(),
-            )
+            (old.into_keys().collect::<Vec<_>>(), old_e.into_keys().collect::<Vec<_>>())
         };
         let root = &self.cfg.dir;
         let mut all: BTreeSet<i64> = days.iter().copied().collect();
@@ -1672,9 +1499,7 @@ fn call(d: Done, r: Result<()>) {
 
 fn fail_item(item: Item, e: StoreError) {
     match item {
-        Item::Samples(_, d) | Item::Events(_, d) | Item::SeriesDef(_, _, d) | Item::Freeze(d) => {
-            call(d, Err(e))
-        }
+        Item::Samples(_, d) | Item::Events(_, d) | Item::SeriesDef(_, _, d) | Item::Freeze(d) => call(d, Err(e)),
     }
 }
 

@@ -123,10 +123,7 @@ impl<'a> Cursor<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
         let end = self.pos.checked_add(n).ok_or("length overflow")?;
         if end > self.data.len() {
-            return Err(format!(
-                "record body truncated: need {n} bytes at body offset {}",
-                self.pos
-            ));
+            return Err(format!("record body truncated: need {n} bytes at body offset {}", self.pos));
         }
         let s = &self.data[self.pos..end];
         self.pos = end;
@@ -155,10 +152,7 @@ impl<'a> Cursor<'a> {
         if self.pos == self.data.len() {
             Ok(())
         } else {
-            Err(format!(
-                "{} trailing bytes in record body",
-                self.data.len() - self.pos
-            ))
+            Err(format!("{} trailing bytes in record body", self.data.len() - self.pos))
         }
     }
 }
@@ -272,11 +266,7 @@ pub(crate) fn parse_wal(path: &Path, data: &[u8], is_last: bool) -> Result<WalFi
                 truncated_at: Some(0),
             });
         }
-        return Err(StoreError::corrupt(
-            path,
-            0,
-            "WAL file shorter than its header",
-        ));
+        return Err(StoreError::corrupt(path, 0, "WAL file shorter than its header"));
     }
     if &data[..8] != WAL_MAGIC {
         return Err(StoreError::corrupt(path, 0, "bad WAL magic"));
@@ -286,8 +276,7 @@ pub(crate) fn parse_wal(path: &Path, data: &[u8], is_last: bool) -> Result<WalFi
     while pos < data.len() {
         match check_frame(data, pos) {
             Ok((ty, body_start, end)) => {
-                let rec = decode_body(ty, &data[body_start..end])
-                    .map_err(|r| StoreError::corrupt(path, pos as u64, r))?;
+                let rec = decode_body(ty, &data[body_start..end]).map_err(|r| StoreError::corrupt(path, pos as u64, r))?;
                 records.push(rec);
                 pos = end;
             }
@@ -296,8 +285,7 @@ pub(crate) fn parse_wal(path: &Path, data: &[u8], is_last: bool) -> Result<WalFi
                 return Ok(WalFileContents { records, truncated_at: None });
             }
             Err(reason) => {
-                let later_valid =
-                    (pos + 1..data.len().saturating_sub(8)).any(|p| check_frame(data, p).is_ok());
+                let later_valid = (pos + 1..data.len().saturating_sub(8)).any(|p| check_frame(data, p).is_ok());
                 if is_last && !later_valid {
                     return Ok(WalFileContents {
                         records,
@@ -308,10 +296,7 @@ pub(crate) fn parse_wal(path: &Path, data: &[u8], is_last: bool) -> Result<WalFi
             }
         }
     }
-    Ok(WalFileContents {
-        records,
-        truncated_at: None,
-    })
+    Ok(WalFileContents { records, truncated_at: None })
 }
 
 /// Reads a WAL file; with `repair`, truncates a torn tail on disk (and fsyncs).
@@ -386,11 +371,7 @@ impl WalWriter {
     /// Creates WAL file `number` (must not exist), preallocated, and makes it durable.
     pub fn create(dir: &Path, number: u64) -> Result<Self> {
         let path = wal_path(dir, number);
-        let mut file = OpenOptions::new()
-            .create_new(true)
-            .write(true)
-            .open(&path)
-            .at(&path)?;
+        let mut file = OpenOptions::new().create_new(true).write(true).open(&path).at(&path)?;
         file.write_all(WAL_MAGIC).at(&path)?;
         let mut w = WalWriter {
             dir: dir.to_path_buf(),
@@ -408,7 +389,7 @@ impl WalWriter {
     /// Extends the file with zeros to at least `size` bytes and makes that durable.
     fn grow_to(&mut self, size: u64) -> Result<()> {
         use std::os::unix::fs::FileExt;
-        const ZEROS: [u8; 1 << 16] = [0u8; 1 << 16];
+        static ZEROS: [u8; 1 << 16] = [0u8; 1 << 16];
         let target = size.div_ceil(PREALLOC_CHUNK).max(1) * PREALLOC_CHUNK;
         while self.allocated < target {
             let n = (target - self.allocated).min(ZEROS.len() as u64) as usize;
@@ -454,29 +435,25 @@ mod tests {
         prop_oneof![
             (any::<u32>(), ".{0,20}").prop_map(|(id, key)| WalRecord::SeriesDef { id, key }),
             prop::collection::vec(
-                (any::<u32>(), any::<i64>(), any::<f64>(), any::<u32>()).prop_map(
-                    |(s, ts, v, c)| Sample {
-                        series: SeriesId(s),
-                        ts,
-                        value: v,
-                        context: c
-                    }
-                ),
+                (any::<u32>(), any::<i64>(), any::<f64>(), any::<u32>()).prop_map(|(s, ts, v, c)| Sample {
+                    series: SeriesId(s),
+                    ts,
+                    value: v,
+                    context: c
+                }),
                 0..50
             )
             .prop_map(WalRecord::Samples),
             prop::collection::vec(
-                (any::<u64>(), any::<i64>(), ".{0,8}", ".{0,8}", ".{0,30}").prop_map(
-                    |(seq, ts, kind, subject, payload)| {
-                        Event {
-                            seq,
-                            ts,
-                            kind,
-                            subject,
-                            payload,
-                        }
+                (any::<u64>(), any::<i64>(), ".{0,8}", ".{0,8}", ".{0,30}").prop_map(|(seq, ts, kind, subject, payload)| {
+                    Event {
+                        seq,
+                        ts,
+                        kind,
+                        subject,
+                        payload,
                     }
-                ),
+                }),
                 0..10
             )
             .prop_map(WalRecord::Events),
@@ -518,11 +495,7 @@ mod tests {
     fn middle_corruption_is_an_error() {
         let mut data = WAL_MAGIC.to_vec();
         for i in 0..5 {
-            WalRecord::SeriesDef {
-                id: i,
-                key: format!("k{i}"),
-            }
-            .encode(&mut data);
+            WalRecord::SeriesDef { id: i, key: format!("k{i}") }.encode(&mut data);
         }
         data[8 + 10] ^= 0xff; // inside the first record's body
         let err = parse_wal(Path::new("w/000001.wal"), &data, true).unwrap_err();
@@ -535,11 +508,7 @@ mod tests {
         }
         // a non-last file never gets torn-tail treatment
         let mut d2 = WAL_MAGIC.to_vec();
-        WalRecord::SeriesDef {
-            id: 1,
-            key: "a".into(),
-        }
-        .encode(&mut d2);
+        WalRecord::SeriesDef { id: 1, key: "a".into() }.encode(&mut d2);
         let n = d2.len();
         assert!(parse_wal(Path::new("a.wal"), &d2[..n - 1], false).is_err());
         assert!(parse_wal(Path::new("a.wal"), &d2[..n - 1], true).is_ok());

@@ -17,9 +17,7 @@ const SERIES: usize = 4;
 
 fn config(dir: &Path) -> StoreConfig {
     // Small memtable so that flushes (segment writes + WAL deletion) race with the kill.
-    let mut c = StoreConfig::new(dir)
-        .with_memtable_max_samples(3_000)
-        .with_compaction_max_segments(3);
+    let mut c = StoreConfig::new(dir).with_memtable_max_samples(3_000).with_compaction_max_segments(3);
     c.maintenance_interval = Duration::from_millis(100); // compactions race with the kill too
     c
 }
@@ -27,12 +25,7 @@ fn config(dir: &Path) -> StoreConfig {
 fn batch_samples(store: &Store, batch: i64) -> Vec<Sample> {
     (0..PER_BATCH)
         .map(|i| {
-            let s = store
-                .series_id(&format!(
-                    "crash/s{}",
-                    (batch as usize + i as usize) % SERIES
-                ))
-                .unwrap();
+            let s = store.series_id(&format!("crash/s{}", (batch as usize + i as usize) % SERIES)).unwrap();
             Sample {
                 series: s,
                 ts: batch * PER_BATCH + i,
@@ -99,19 +92,11 @@ fn kill9_loses_no_acknowledged_sample() {
     let exe = std::env::current_exe().unwrap();
     let mut acked: Vec<i64> = Vec::new();
     let mut acked_events: Vec<(u64, i64)> = Vec::new();
-    let mut seed = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_nanos() as u64;
+    let mut seed = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos() as u64;
     let mut start = 0i64;
     for round in 0..6 {
         let mut child = Command::new(&exe)
-            .args([
-                "--exact",
-                "crash_child_entry",
-                "--nocapture",
-                "--test-threads=1",
-            ])
+            .args(["--exact", "crash_child_entry", "--nocapture", "--test-threads=1"])
             .env(ENV_DIR, dir.path())
             .env(ENV_START, start.to_string())
             .stdout(Stdio::piped())
@@ -147,10 +132,7 @@ fn kill9_loses_no_acknowledged_sample() {
         child.wait().unwrap();
         let (ids, evs) = reader.join().unwrap();
         acked_events.extend(evs);
-        eprintln!(
-            "round {round}: killed after {wait:?}, {} acked batches",
-            ids.len()
-        );
+        eprintln!("round {round}: killed after {wait:?}, {} acked batches", ids.len());
         acked.extend(ids);
         start += 1_000_000;
     }
@@ -159,38 +141,22 @@ fn kill9_loses_no_acknowledged_sample() {
     let mut all = std::collections::HashMap::new();
     for s in 0..SERIES {
         let id = store.series_id(&format!("crash/s{s}")).unwrap();
-        for (ts, v, c) in store
-            .query_raw_with_context(id, i64::MIN, i64::MAX)
-            .unwrap()
-        {
+        for (ts, v, c) in store.query_raw_with_context(id, i64::MIN, i64::MAX).unwrap() {
             all.insert(ts, (v, c));
         }
     }
     for b in &acked {
         for i in 0..PER_BATCH {
             let ts = b * PER_BATCH + i;
-            assert_eq!(
-                all.get(&ts),
-                Some(&(((b * 1000 + i) as f64), *b as u32)),
-                "batch {b} sample {i} lost"
-            );
+            assert_eq!(all.get(&ts), Some(&(((b * 1000 + i) as f64), *b as u32)), "batch {b} sample {i} lost");
         }
     }
     let events = store.query_events(&EventFilter::default()).unwrap();
-    let by_seq: std::collections::HashMap<u64, &doppel_store::Event> =
-        events.iter().map(|e| (e.seq, e)).collect();
+    let by_seq: std::collections::HashMap<u64, &doppel_store::Event> = events.iter().map(|e| (e.seq, e)).collect();
     for (seq, b) in &acked_events {
-        let e = by_seq
-            .get(seq)
-            .unwrap_or_else(|| panic!("event seq {seq} lost"));
+        let e = by_seq.get(seq).unwrap_or_else(|| panic!("event seq {seq} lost"));
         assert_eq!(e.subject, format!("b{b}"));
-        assert_eq!(
-            store
-                .last_event_before("batch", &e.subject, i64::MAX)
-                .unwrap()
-                .seq,
-            *seq
-        );
+        assert_eq!(store.last_event_before("batch", &e.subject, i64::MAX).unwrap().seq, *seq);
     }
     let max_seq = events.iter().map(|e| e.seq).max().unwrap_or(0);
     let new = store

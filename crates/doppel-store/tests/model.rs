@@ -3,10 +3,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use doppel_store::{
-    DAY_NS, EventFilter, MINUTE_NS, NewEvent, Sample, SeriesId, Store, StoreConfig, StoreError,
-    SyncMode,
-};
+use doppel_store::{DAY_NS, EventFilter, MINUTE_NS, NewEvent, Sample, SeriesId, Store, StoreConfig, StoreError, SyncMode};
 use proptest::prelude::*;
 
 fn cfg(dir: &std::path::Path) -> StoreConfig {
@@ -42,14 +39,7 @@ fn arb_op() -> impl Strategy<Value = Op> {
 
 type Model = BTreeMap<(u8, i64), f64>;
 
-fn naive_downsample(
-    model: &Model,
-    s: u8,
-    start: i64,
-    end: i64,
-    origin: i64,
-    step: i64,
-) -> Vec<(i64, f64, f64, f64, f64, u64)> {
+fn naive_downsample(model: &Model, s: u8, start: i64, end: i64, origin: i64, step: i64) -> Vec<(i64, f64, f64, f64, f64, u64)> {
     let mut out: BTreeMap<i64, (f64, f64, f64, f64, u64)> = BTreeMap::new();
     for (&(_, ts), &v) in model.range((s, start)..(s, end)) {
         let b = origin + (ts - origin).div_euclid(step) * step;
@@ -69,25 +59,13 @@ fn check(store: &Store, ids: &[SeriesId], model: &Model) {
     for (i, id) in ids.iter().enumerate() {
         let s = i as u8;
         let got = store.query_raw(*id, i64::MIN, i64::MAX).unwrap();
-        let want: Vec<(i64, f64)> = model
-            .range((s, i64::MIN)..=(s, i64::MAX))
-            .map(|(&(_, t), &v)| (t, v))
-            .collect();
+        let want: Vec<(i64, f64)> = model.range((s, i64::MIN)..=(s, i64::MAX)).map(|(&(_, t), &v)| (t, v)).collect();
         assert_eq!(got, want, "series {s}");
         let sub = store.query_raw(*id, 10, DAY_NS).unwrap();
-        let want_sub: Vec<(i64, f64)> = want
-            .iter()
-            .copied()
-            .filter(|(t, _)| *t >= 10 && *t < DAY_NS)
-            .collect();
+        let want_sub: Vec<(i64, f64)> = want.iter().copied().filter(|(t, _)| *t >= 10 && *t < DAY_NS).collect();
         assert_eq!(sub, want_sub);
         assert_eq!(store.latest(*id).unwrap(), want.last().copied());
-        for (start, end, mb) in [
-            (-DAY_NS, 4 * DAY_NS, 7usize),
-            (0, 3 * DAY_NS, 1000),
-            (5, 60, 10),
-            (3, 2 * DAY_NS + 5, 50),
-        ] {
+        for (start, end, mb) in [(-DAY_NS, 4 * DAY_NS, 7usize), (0, 3 * DAY_NS, 1000), (5, 60, 10), (3, 2 * DAY_NS + 5, 50)] {
             let d = store.query_downsampled(*id, start, end, mb).unwrap();
             assert!(d.buckets.len() <= mb);
             let origin = if d.step_ns % MINUTE_NS == 0 {
@@ -96,16 +74,9 @@ fn check(store: &Store, ids: &[SeriesId], model: &Model) {
                 start
             };
             let naive = naive_downsample(model, s, start, end, origin, d.step_ns);
-            assert_eq!(
-                d.buckets.len(),
-                naive.len(),
-                "buckets for {start}..{end}/{mb}"
-            );
+            assert_eq!(d.buckets.len(), naive.len(), "buckets for {start}..{end}/{mb}");
             for (b, n) in d.buckets.iter().zip(&naive) {
-                assert_eq!(
-                    (b.start, b.min, b.max, b.last, b.count),
-                    (n.0, n.1, n.2, n.4, n.5)
-                );
+                assert_eq!((b.start, b.min, b.max, b.last, b.count), (n.0, n.1, n.2, n.4, n.5));
                 assert!((b.mean - n.3).abs() <= 1e-9 * n.3.abs().max(1.0));
             }
         }
@@ -180,10 +151,7 @@ fn register_is_idempotent_and_durable() {
     }
     let s = Store::open(cfg(dir.path())).unwrap();
     assert_eq!(s.series_id("L1-M01/vibration"), Some(SeriesId(1)));
-    assert_eq!(
-        s.series_key(SeriesId(0)).as_deref(),
-        Some("L1-M01/winding_temp")
-    );
+    assert_eq!(s.series_key(SeriesId(0)).as_deref(), Some("L1-M01/winding_temp"));
     assert_eq!(s.list_series().len(), 2);
     s.flush_now().unwrap();
     drop(s);
@@ -205,18 +173,11 @@ fn events_round_trip_and_as_of_lookup() {
     {
         let s = Store::open(cfg(dir.path())).unwrap();
         seqs = s
-            .append_events(vec![
-                ev(10, "state", "M1"),
-                ev(20, "state", "M1"),
-                ev(20, "alarm", "M1"),
-                ev(5, "state", "M2"),
-            ])
+            .append_events(vec![ev(10, "state", "M1"), ev(20, "state", "M1"), ev(20, "alarm", "M1"), ev(5, "state", "M2")])
             .unwrap();
         assert_eq!(seqs, vec![1, 2, 3, 4]);
         s.flush_now().unwrap();
-        let more = s
-            .append_events(vec![ev(20, "state", "M1"), ev(DAY_NS + 1, "state", "M1")])
-            .unwrap();
+        let more = s.append_events(vec![ev(20, "state", "M1"), ev(DAY_NS + 1, "state", "M1")]).unwrap();
         assert_eq!(more, vec![5, 6]);
     }
     let s = Store::open(cfg(dir.path())).unwrap();
@@ -226,10 +187,7 @@ fn events_round_trip_and_as_of_lookup() {
     assert!(s.last_event_before("state", "M1", 9).is_none());
     assert_eq!(s.last_event_before("state", "M1", i64::MAX).unwrap().seq, 6);
     let all = s.query_events(&EventFilter::default()).unwrap();
-    assert_eq!(
-        all.iter().map(|e| e.seq).collect::<Vec<_>>(),
-        vec![4, 1, 2, 3, 5, 6]
-    );
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), vec![4, 1, 2, 3, 5, 6]);
     let f = EventFilter {
         kinds: Some(vec!["state".into()]),
         subject: Some("M1".into()),
@@ -237,14 +195,7 @@ fn events_round_trip_and_as_of_lookup() {
         latest_first: true,
         ..EventFilter::default()
     };
-    assert_eq!(
-        s.query_events(&f)
-            .unwrap()
-            .iter()
-            .map(|e| e.seq)
-            .collect::<Vec<_>>(),
-        vec![6, 5]
-    );
+    assert_eq!(s.query_events(&f).unwrap().iter().map(|e| e.seq).collect::<Vec<_>>(), vec![6, 5]);
     assert_eq!(s.append_events(vec![ev(1, "x", "y")]).unwrap(), vec![7]);
     s.flush_now().unwrap();
     assert_eq!(s.stats().event_segments, 3); // day 0: 2 flushes, day 1: 1
@@ -284,19 +235,13 @@ fn retention_drops_old_days() {
     // now = start of day 4 + 1ns: cutoff = day 3 + 1ns => days 0,1,2 are entirely older.
     let removed = s.enforce_retention(4 * DAY_NS + 1).unwrap();
     assert_eq!(removed, 3);
-    assert_eq!(
-        s.query_raw(id, i64::MIN, i64::MAX).unwrap(),
-        vec![(3 * DAY_NS + 1, 3.0), (4 * DAY_NS + 1, 4.0)]
-    );
+    assert_eq!(s.query_raw(id, i64::MIN, i64::MAX).unwrap(), vec![(3 * DAY_NS + 1, 3.0), (4 * DAY_NS + 1, 4.0)]);
     assert!(s.query_events(&EventFilter::default()).unwrap().is_empty());
     assert!(!dir.path().join("series/day=1970-01-01").exists());
 }
 
 fn wal_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut v: Vec<_> = std::fs::read_dir(dir.join("wal"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .collect();
+    let mut v: Vec<_> = std::fs::read_dir(dir.join("wal")).unwrap().map(|e| e.unwrap().path()).collect();
     v.sort();
     v
 }
@@ -362,10 +307,7 @@ fn corrupted_middle_is_reported() {
         }
     }
     let files = wal_files(dir.path());
-    let target = files
-        .iter()
-        .max_by_key(|p| std::fs::metadata(p).unwrap().len())
-        .unwrap();
+    let target = files.iter().max_by_key(|p| std::fs::metadata(p).unwrap().len()).unwrap();
     let mut data = std::fs::read(target).unwrap();
     data[30] ^= 0x55;
     std::fs::write(target, &data).unwrap();
@@ -411,10 +353,7 @@ fn submit_callbacks_and_background_flush() {
     assert_eq!(st.samples_written, 5000);
     assert!(st.flushes >= 1, "{st:?}");
     assert_eq!(s.query_raw(id, 0, 5000).unwrap().len(), 5000);
-    assert_eq!(
-        s.query_raw_with_context(id, 0, 1).unwrap(),
-        vec![(0, 1.0, 7)]
-    );
+    assert_eq!(s.query_raw_with_context(id, 0, 1).unwrap(), vec![(0, 1.0, 7)]);
 }
 
 fn parquet_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
@@ -472,10 +411,7 @@ fn crash_between_compaction_and_cleanup_is_repaired_on_open() {
     assert_eq!(s.stats().segments, 1);
     let d = s.query_downsampled(id, 0, 60 * MINUTE_NS, 10).unwrap();
     assert_eq!(d.buckets.len(), 1);
-    assert_eq!(
-        (d.buckets[0].count, d.buckets[0].max, d.buckets[0].last),
-        (2, 2.0, 1.0)
-    );
+    assert_eq!((d.buckets[0].count, d.buckets[0].max, d.buckets[0].last), (2, 2.0, 1.0));
     s.close().unwrap();
     drop(s);
     // Simulate a crash after the compacted file was renamed but before the inputs were deleted.
@@ -493,17 +429,13 @@ fn crash_between_compaction_and_cleanup_is_repaired_on_open() {
 fn second_open_of_same_dir_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let _s = Store::open(cfg(dir.path())).unwrap();
-    assert!(matches!(
-        Store::open(cfg(dir.path())),
-        Err(StoreError::InvalidArgument { field: "dir", .. })
-    ));
+    assert!(matches!(Store::open(cfg(dir.path())), Err(StoreError::InvalidArgument { field: "dir", .. })));
 }
 
 #[test]
 fn acknowledged_data_stays_visible_during_flushes() {
     let dir = tempfile::tempdir().unwrap();
-    let s =
-        std::sync::Arc::new(Store::open(cfg(dir.path()).with_memtable_max_samples(2_000)).unwrap());
+    let s = std::sync::Arc::new(Store::open(cfg(dir.path()).with_memtable_max_samples(2_000)).unwrap());
     let id = s.register_series("a").unwrap();
     let acked = std::sync::Arc::new(std::sync::atomic::AtomicI64::new(0));
     let writer = {
@@ -527,19 +459,12 @@ fn acknowledged_data_stays_visible_during_flushes() {
     while !writer.is_finished() {
         let before = acked.load(std::sync::atomic::Ordering::SeqCst);
         let n = s.query_raw(id, 0, i64::MAX).unwrap().len() as i64;
-        assert!(
-            n >= before,
-            "saw {n} samples but {before} were acknowledged"
-        );
+        assert!(n >= before, "saw {n} samples but {before} were acknowledged");
         let latest = s.latest(id).unwrap().map_or(-1, |(t, _)| t);
         assert!(latest + 1 >= before);
         checks += 1;
     }
     writer.join().unwrap();
     assert_eq!(s.query_raw(id, 0, i64::MAX).unwrap().len(), 50_000);
-    assert!(
-        s.stats().flushes >= 5,
-        "{:?} after {checks} checks",
-        s.stats()
-    );
+    assert!(s.stats().flushes >= 5, "{:?} after {checks} checks", s.stats());
 }

@@ -52,6 +52,4 @@ pub mod state;
 
 pub use events::{Alert, Health, OperatingState, TwinEvent};
 pub use runtime::{MIN_STALE_NS, PLANNED_STOP, STALE_PERIODS, TwinRuntime};
-pub use state::{
-    AssetState, HealthCounts, Kpis, LineKpis, LineState, PERFORMANCE_CLAMP, SignalState,
-};
+pub use state::{AssetState, HealthCounts, Kpis, LineKpis, LineState, PERFORMANCE_CLAMP, SignalState};

@@ -6,9 +6,7 @@ use std::sync::Arc;
 use doppel_model::{Envelope, LineContext, Plant, Range, Signal, SignalKind, Status};
 
 use crate::events::{Alert, Health, OperatingState, TwinEvent};
-use crate::state::{
-    AssetState, HealthCounts, Kpis, LineKpis, LineState, PERFORMANCE_CLAMP, SignalState,
-};
+use crate::state::{AssetState, HealthCounts, Kpis, LineKpis, LineState, PERFORMANCE_CLAMP, SignalState};
 
 /// The line mode meaning "not scheduled": a stopped asset is `idle`, not `down`.
 pub const PLANNED_STOP: &str = "planned_stop";
@@ -88,16 +86,8 @@ impl Limit {
     }
 
     fn describe(&self, unit: &str) -> String {
-        let (op, end) = if self.high {
-            (">", "high")
-        } else {
-            ("<", "low")
-        };
-        let unit = if unit == "1" {
-            String::new()
-        } else {
-            format!(" {unit}")
-        };
+        let (op, end) = if self.high { (">", "high") } else { ("<", "low") };
+        let unit = if unit == "1" { String::new() } else { format!(" {unit}") };
         format!("{op} {}{unit} ({} {end})", self.bound, self.range.as_str())
     }
 }
@@ -148,11 +138,7 @@ impl AssetTwin {
 
     fn derive_state(&self) -> OperatingState {
         if !self.has_data {
-            return if self.stale {
-                OperatingState::Stale
-            } else {
-                OperatingState::Unknown
-            };
+            return if self.stale { OperatingState::Stale } else { OperatingState::Unknown };
         }
         if self.stale {
             return OperatingState::Stale;
@@ -195,18 +181,11 @@ impl AssetTwin {
     }
 
     fn worst_status(&self) -> Status {
-        self.signals
-            .iter()
-            .map(|s| s.status)
-            .max()
-            .unwrap_or(Status::Normal)
+        self.signals.iter().map(|s| s.status).max().unwrap_or(Status::Normal)
     }
 
     fn open_alert_count(&self) -> usize {
-        self.signals
-            .iter()
-            .filter(|s| s.status != Status::Normal)
-            .count()
+        self.signals.iter().filter(|s| s.status != Status::Normal).count()
     }
 
     fn health(&self) -> Health {
@@ -228,8 +207,7 @@ impl AssetTwin {
         let down_s = secs(OperatingState::Down);
         let busy = running_s + down_s;
         let availability = (busy > 0.0).then(|| running_s / busy);
-        let (mut performance_raw, mut quality_raw, mut produced, mut scrap) =
-            (None, None, None, None);
+        let (mut performance_raw, mut quality_raw, mut produced, mut scrap) = (None, None, None, None);
         if let Some(p) = &self.production {
             produced = Some(p.produced);
             scrap = p.scrap.map(|_| p.scrapped);
@@ -320,11 +298,7 @@ impl TwinRuntime {
             lines.push(LineTwin {
                 context: LineContext::default(),
                 context_since: None,
-                assets: line
-                    .assets
-                    .iter()
-                    .filter_map(|a| plant.asset_position(a))
-                    .collect(),
+                assets: line.assets.iter().filter_map(|a| plant.asset_position(a)).collect(),
                 output: line.output.as_deref().and_then(|o| plant.asset_position(o)),
             });
         }
@@ -333,21 +307,13 @@ impl TwinRuntime {
             .iter()
             .map(|a| AssetTwin {
                 line: line_index.get(&a.line).copied().unwrap_or(usize::MAX),
-                running: a
-                    .running
-                    .as_ref()
-                    .and_then(|r| a.signal_index(&r.signal).map(|i| (i, r.above))),
+                running: a.running.as_ref().and_then(|r| a.signal_index(&r.signal).map(|i| (i, r.above))),
                 fault_signals: a
                     .signals
                     .iter()
                     .enumerate()
                     .filter(|(_, s)| s.kind == SignalKind::State)
-                    .filter_map(|(i, s)| {
-                        s.states
-                            .iter()
-                            .position(|l| l == "fault")
-                            .map(|f| (i, f as i64))
-                    })
+                    .filter_map(|(i, s)| s.states.iter().position(|l| l == "fault").map(|f| (i, f as i64)))
                     .collect(),
                 production: a.production.as_ref().and_then(|p| {
                     Some(ProductionTwin {
@@ -397,17 +363,9 @@ impl TwinRuntime {
     /// * `ctx` selects the envelope and decides `idle` vs `down` for this sample; the line context
     ///   reported by [`TwinRuntime::line_state`] is the one set by [`TwinRuntime::set_line_context`].
     /// * Non-finite values are ignored (the ingest path quarantines them before this point).
-    pub fn apply(
-        &mut self,
-        asset: usize,
-        signal: usize,
-        ts_ns: i64,
-        value: f64,
-        ctx: &LineContext,
-    ) -> Vec<TwinEvent> {
+    pub fn apply(&mut self, asset: usize, signal: usize, ts_ns: i64, value: f64, ctx: &LineContext) -> Vec<TwinEvent> {
         let mut events = Vec::new();
-        let (Some(meta), Some(a)) = (self.plant.assets.get(asset), self.assets.get_mut(asset))
-        else {
+        let (Some(meta), Some(a)) = (self.plant.assets.get(asset), self.assets.get_mut(asset)) else {
             return events;
         };
         let (Some(sig_meta), Some(s)) = (meta.signals.get(signal), a.signals.get(signal)) else {
@@ -450,10 +408,7 @@ impl TwinRuntime {
 
         // Envelope status with hysteresis, using the envelope selected for this sample's context.
         let previous = s.status;
-        let status = match sig_meta
-            .envelopes
-            .select(ctx.mode.as_deref(), ctx.product.as_deref())
-        {
+        let status = match sig_meta.envelopes.select(ctx.mode.as_deref(), ctx.product.as_deref()) {
             Some(env) => {
                 s.envelope = Some(*env);
                 env.classify_with_hysteresis(value, previous)
@@ -484,10 +439,7 @@ impl TwinRuntime {
                 s.level_value = value;
                 if status > previous {
                     // `status` was raised, so the value is really outside the lower range.
-                    s.level_limit = s
-                        .envelope
-                        .map(|e| Limit::crossed(&e, status, value))
-                        .unwrap_or(s.level_limit);
+                    s.level_limit = s.envelope.map(|e| Limit::crossed(&e, status, value)).unwrap_or(s.level_limit);
                     events.push(TwinEvent::AlertRaised {
                         alert_id: alert_id(),
                         asset: meta.id.clone(),
@@ -501,10 +453,7 @@ impl TwinRuntime {
                     });
                 } else {
                     // Alarm eased to warning: the limit of the warning level is the normal range.
-                    s.level_limit = s
-                        .envelope
-                        .map(|e| Limit::crossed(&e, status, value))
-                        .unwrap_or(s.level_limit);
+                    s.level_limit = s.envelope.map(|e| Limit::crossed(&e, status, value)).unwrap_or(s.level_limit);
                     events.push(TwinEvent::AlertDowngraded {
                         alert_id: alert_id(),
                         asset: meta.id.clone(),
@@ -609,22 +558,14 @@ impl TwinRuntime {
                 last_value: s.has_value.then_some(s.value),
                 last_ts: s.has_value.then_some(s.ts),
                 label: (m.kind == SignalKind::State && s.has_value)
-                    .then(|| {
-                        usize::try_from(s.value.round() as i64)
-                            .ok()
-                            .and_then(|i| m.states.get(i))
-                            .cloned()
-                    })
+                    .then(|| usize::try_from(s.value.round() as i64).ok().and_then(|i| m.states.get(i)).cloned())
                     .flatten(),
                 status: s.status,
                 envelope: if s.has_value {
                     s.envelope
                 } else {
                     m.envelopes
-                        .select(
-                            line_ctx.and_then(|c| c.mode.as_deref()),
-                            line_ctx.and_then(|c| c.product.as_deref()),
-                        )
+                        .select(line_ctx.and_then(|c| c.mode.as_deref()), line_ctx.and_then(|c| c.product.as_deref()))
                         .copied()
                 },
             })

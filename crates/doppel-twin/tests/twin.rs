@@ -40,24 +40,13 @@ fn last_value_only_moves_forward_and_equal_ts_later_wins() {
     let ev = t.apply(m, temp, 5 * S, 99.0, &normal());
     assert!(ev.is_empty());
     let st = t.asset_state(m).unwrap();
-    let sig = st
-        .signals
-        .iter()
-        .find(|s| s.name == "bearing_temp")
-        .unwrap();
-    assert_eq!(
-        (sig.last_value, sig.last_ts, sig.status),
-        (Some(50.0), Some(10 * S), Status::Normal)
-    );
+    let sig = st.signals.iter().find(|s| s.name == "bearing_temp").unwrap();
+    assert_eq!((sig.last_value, sig.last_ts, sig.status), (Some(50.0), Some(10 * S), Status::Normal));
     assert_eq!(st.late_samples, 1);
     // Equal timestamp: the later call wins.
     t.apply(m, temp, 10 * S, 60.0, &normal());
     let st = t.asset_state(m).unwrap();
-    let sig = st
-        .signals
-        .iter()
-        .find(|s| s.name == "bearing_temp")
-        .unwrap();
+    let sig = st.signals.iter().find(|s| s.name == "bearing_temp").unwrap();
     assert_eq!((sig.last_value, sig.last_ts), (Some(60.0), Some(10 * S)));
     assert_eq!(st.late_samples, 1);
     assert_eq!(st.last_seen, Some(10 * S));
@@ -68,11 +57,7 @@ fn alerts_raise_escalate_downgrade_and_clear_with_stable_id() {
     let p = plant();
     let (m, w) = ids(&p, "l1-chip-motor", "winding_temp"); // normal <= 120, warning <= 140, hysteresis 2
     let mut t = TwinRuntime::new(p, 0);
-    assert!(
-        t.apply(m, w, S, 100.0, &normal())
-            .iter()
-            .all(|e| e.kind() == "state_changed")
-    );
+    assert!(t.apply(m, w, S, 100.0, &normal()).iter().all(|e| e.kind() == "state_changed"));
 
     let ev = t.apply(m, w, 2 * S, 125.0, &normal());
     match &ev[..] {
@@ -91,16 +76,9 @@ fn alerts_raise_escalate_downgrade_and_clear_with_stable_id() {
         ] => {
             assert_eq!(
                 (alert_id.as_str(), asset.as_str(), signal.as_str()),
-                (
-                    "l1-chip-motor/winding_temp",
-                    "l1-chip-motor",
-                    "winding_temp"
-                )
+                ("l1-chip-motor/winding_temp", "l1-chip-motor", "winding_temp")
             );
-            assert_eq!(
-                (*level, *previous, *value, *since, *ts),
-                (Status::Warning, Status::Normal, 125.0, 2 * S, 2 * S)
-            );
+            assert_eq!((*level, *previous, *value, *since, *ts), (Status::Warning, Status::Normal, 125.0, 2 * S, 2 * S));
             assert_eq!(limit, "> 120 degC (normal high)");
         }
         other => panic!("{other:?}"),
@@ -120,12 +98,7 @@ fn alerts_raise_escalate_downgrade_and_clear_with_stable_id() {
         ] => {
             assert_eq!(
                 (alert_id.as_str(), *level, *previous, *since),
-                (
-                    "l1-chip-motor/winding_temp",
-                    Status::Alarm,
-                    Status::Warning,
-                    2 * S
-                )
+                ("l1-chip-motor/winding_temp", Status::Alarm, Status::Warning, 2 * S)
             );
             assert_eq!(limit, "> 140 degC (warning high)");
         }
@@ -134,39 +107,24 @@ fn alerts_raise_escalate_downgrade_and_clear_with_stable_id() {
     let alerts = t.open_alerts();
     assert_eq!(alerts.len(), 1);
     assert_eq!(
-        (
-            alerts[0].id.as_str(),
-            alerts[0].level,
-            alerts[0].since,
-            alerts[0].level_since
-        ),
+        (alerts[0].id.as_str(), alerts[0].level, alerts[0].since, alerts[0].level_since),
         ("l1-chip-motor/winding_temp", Status::Alarm, 2 * S, 3 * S)
     );
-    assert_eq!(
-        t.asset_state(m).unwrap().open_alerts,
-        vec!["l1-chip-motor/winding_temp".to_string()]
-    );
+    assert_eq!(t.asset_state(m).unwrap().open_alerts, vec!["l1-chip-motor/winding_temp".to_string()]);
 
     // 139 is back inside warning but within the 2 K margin: stays alarm.
     assert!(t.apply(m, w, 4 * S, 139.0, &normal()).is_empty());
     let ev = t.apply(m, w, 5 * S, 137.0, &normal());
     assert_eq!(kinds(&ev), ["alert_downgraded"]);
     let a = &t.open_alerts()[0];
-    assert_eq!(
-        (a.level, a.since, a.level_since, a.value),
-        (Status::Warning, 2 * S, 5 * S, 137.0)
-    );
+    assert_eq!((a.level, a.since, a.level_since, a.value), (Status::Warning, 2 * S, 5 * S, 137.0));
     assert_eq!(a.limit, "> 120 degC (normal high)");
     assert!(t.apply(m, w, 6 * S, 119.0, &normal()).is_empty());
     let ev = t.apply(m, w, 7 * S, 117.0, &normal());
     match &ev[..] {
         [
             TwinEvent::AlertCleared {
-                alert_id,
-                previous,
-                since,
-                ts,
-                ..
+                alert_id, previous, since, ts, ..
             },
         ] => {
             assert_eq!(
@@ -181,9 +139,7 @@ fn alerts_raise_escalate_downgrade_and_clear_with_stable_id() {
 
     // Straight to alarm from normal: one raise at alarm level, the limit crossed is the warning one.
     let ev = t.apply(m, w, 8 * S, 150.0, &normal());
-    assert!(
-        matches!(&ev[..], [TwinEvent::AlertRaised { level: Status::Alarm, previous: Status::Normal, since, .. }] if *since == 8 * S)
-    );
+    assert!(matches!(&ev[..], [TwinEvent::AlertRaised { level: Status::Alarm, previous: Status::Normal, since, .. }] if *since == 8 * S));
 }
 
 #[test]
@@ -201,9 +157,7 @@ fn low_side_limits_are_described() {
 
 /// Deterministic noise in [-1, 1).
 fn noise(state: &mut u64) -> f64 {
-    *state = state
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
+    *state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
     ((*state >> 11) as f64 / (1u64 << 53) as f64) * 2.0 - 1.0
 }
 
@@ -229,10 +183,7 @@ fn noise_around_a_limit_does_not_flap() {
             }
         }
     }
-    assert!(
-        raw_changes > 100,
-        "the series must cross the limit often ({raw_changes})"
-    );
+    assert!(raw_changes > 100, "the series must cross the limit often ({raw_changes})");
     assert_eq!((raised, cleared), (1, 0));
     let ev = t.apply(m, w, 3000 * S, 110.0, &normal());
     assert_eq!(kinds(&ev), ["alert_cleared"]);
@@ -245,7 +196,10 @@ fn envelope_follows_the_line_context() {
     let mut t = TwinRuntime::new(p, 0);
     let ev = t.apply(m, cur, S, 23.0, &normal());
     assert!(kinds(&ev).contains(&"alert_raised"));
+    // 23 A sits within the default hysteresis (2 % of 26 A = 0.52 A) of the high_load limit: held.
     let ev = t.apply(m, cur, 2 * S, 23.0, &mode("high_load"));
+    assert!(ev.is_empty(), "{ev:?}");
+    let ev = t.apply(m, cur, 3 * S, 22.9, &mode("high_load"));
     assert_eq!(kinds(&ev), ["alert_cleared"]);
     let st = t.asset_state(m).unwrap();
     let sig = st.signals.iter().find(|s| s.name == "current").unwrap();
@@ -267,9 +221,7 @@ fn operating_state_running_down_idle_fault() {
     assert_eq!(t.operating_state(c), Some(OperatingState::Unknown));
 
     let ev = t.apply(c, speed, S, 0.5, &normal());
-    assert!(
-        matches!(&ev[..], [TwinEvent::StateChanged { from: OperatingState::Unknown, to: OperatingState::Running, ts, .. }] if *ts == S)
-    );
+    assert!(matches!(&ev[..], [TwinEvent::StateChanged { from: OperatingState::Unknown, to: OperatingState::Running, ts, .. }] if *ts == S));
     // Stopped while scheduled: down (unplanned).
     let ev = t.apply(c, speed, 2 * S, 0.0, &normal());
     assert!(matches!(
@@ -282,29 +234,19 @@ fn operating_state_running_down_idle_fault() {
     ));
     // The line goes to planned stop: idle.
     let ev = t.set_line_context("l1", 3 * S, mode("planned_stop"));
-    assert!(ev.iter().any(|e| matches!(e, TwinEvent::StateChanged { asset, from: OperatingState::Down, to: OperatingState::Idle, ts } if asset == "l1-conv-3" && *ts == 3 * S)));
-    assert_eq!(
-        t.line_state("l1").unwrap().context.mode.as_deref(),
-        Some("planned_stop")
-    );
+    assert!(ev.iter().any(
+        |e| matches!(e, TwinEvent::StateChanged { asset, from: OperatingState::Down, to: OperatingState::Idle, ts } if asset == "l1-conv-3" && *ts == 3 * S)
+    ));
+    assert_eq!(t.line_state("l1").unwrap().context.mode.as_deref(), Some("planned_stop"));
     // Running again regardless of the mode.
     t.apply(c, speed, 4 * S, 0.5, &mode("planned_stop"));
     assert_eq!(t.operating_state(c), Some(OperatingState::Running));
     // A state signal reading "fault" forces down even with the belt moving.
     let ev = t.apply(c, state, 5 * S, 3.0, &normal());
-    assert!(matches!(
-        &ev[..],
-        [TwinEvent::StateChanged {
-            to: OperatingState::Down,
-            ..
-        }]
-    ));
+    assert!(matches!(&ev[..], [TwinEvent::StateChanged { to: OperatingState::Down, .. }]));
     let st = t.asset_state(c).unwrap();
     assert_eq!(st.signals[state].label.as_deref(), Some("fault"));
-    assert_eq!(
-        (st.state, st.state_since, st.health),
-        (OperatingState::Down, 5 * S, Health::Down)
-    );
+    assert_eq!((st.state, st.state_since, st.health), (OperatingState::Down, 5 * S, Health::Down));
     t.apply(c, state, 6 * S, 1.0, &normal());
     assert_eq!(t.operating_state(c), Some(OperatingState::Running));
 
@@ -326,29 +268,16 @@ fn stale_after_silence_and_back() {
     let (m, speed) = ids(&p, "l1-chip-motor", "speed"); // 1 Hz: stale after max(10 s, 30 s) = 30 s
     let mut t = TwinRuntime::new(p, 0);
     t.apply(m, speed, 10 * S, 1460.0, &normal());
-    assert!(
-        t.tick(40 * S)
-            .iter()
-            .all(|e| e.subject() != "l1-chip-motor")
-    );
+    assert!(t.tick(40 * S).iter().all(|e| e.subject() != "l1-chip-motor"));
     assert_eq!(t.operating_state(m), Some(OperatingState::Running));
     // Ticks late: the stale instant is the end of the limit, not the tick.
-    let ev: Vec<_> = t
-        .tick(55 * S)
-        .into_iter()
-        .filter(|e| e.subject() == "l1-chip-motor")
-        .collect();
+    let ev: Vec<_> = t.tick(55 * S).into_iter().filter(|e| e.subject() == "l1-chip-motor").collect();
     assert!(
         matches!(&ev[..], [TwinEvent::StateChanged { from: OperatingState::Running, to: OperatingState::Stale, ts, .. }] if *ts == 40 * S),
         "{ev:?}"
     );
     assert_eq!(t.health(m), Some(Health::Stale));
-    assert!(
-        t.tick(60 * S)
-            .iter()
-            .all(|e| e.subject() != "l1-chip-motor"),
-        "stale is reported once"
-    );
+    assert!(t.tick(60 * S).iter().all(|e| e.subject() != "l1-chip-motor"), "stale is reported once");
     let ev = t.apply(m, speed, 70 * S, 1460.0, &normal());
     assert!(matches!(
         &ev[..],
@@ -377,11 +306,7 @@ fn time_accounting_counters_and_oee() {
     for s in 0..=250 {
         let ts = s * S;
         // running [0,100), down [100,150), running [150,200), idle [200,250]
-        let v = if s < 100 || (150..200).contains(&s) {
-            0.5
-        } else {
-            0.0
-        };
+        let v = if s < 100 || (150..200).contains(&s) { 0.5 } else { 0.0 };
         if s == 200 {
             t.set_line_context("l1", ts, stop.clone());
         }
@@ -465,19 +390,13 @@ fn line_state_aggregates() {
     assert_eq!(l.kpis.performance, Some(1.5));
     assert_eq!(l.kpis.unplanned_downtime_s, 14.0);
     assert_eq!(l.kpis.open_alerts, 2);
-    assert_eq!(
-        (l.health.down, l.health.warning, l.health.unknown),
-        (2, 1, 8)
-    );
+    assert_eq!((l.health.down, l.health.warning, l.health.unknown), (2, 1, 8));
     assert_eq!(l.worst_health, Health::Down);
     assert_eq!(l.context, ctx);
     assert!(t.line_state("nope").is_none());
     // A line without output asset: no OEE terms, still downtime and alerts.
     let u1 = t.line_state("u1").unwrap();
-    assert_eq!(
-        (u1.output, u1.kpis.availability, u1.kpis.open_alerts),
-        (None, None, 0)
-    );
+    assert_eq!((u1.output, u1.kpis.availability, u1.kpis.open_alerts), (None, None, 0));
 }
 
 #[test]
@@ -496,11 +415,7 @@ fn health_is_worst_of_status_and_state() {
     t.apply(m, speed, 3 * S, 0.0, &normal());
     assert_eq!(t.health(m), Some(Health::Down));
     t.apply(m, speed, 4 * S, 0.0, &mode("planned_stop"));
-    assert_eq!(
-        t.health(m),
-        Some(Health::Alarm),
-        "idle is not a fault: the alarm shows"
-    );
+    assert_eq!(t.health(m), Some(Health::Alarm), "idle is not a fault: the alarm shows");
     t.tick(100 * S);
     assert_eq!(t.health(m), Some(Health::Stale));
 }
@@ -514,10 +429,7 @@ fn events_and_states_serialize() {
     let mut events = t.apply(m, speed, S, 1460.0, &normal());
     events.extend(t.apply(m, w, S, 150.0, &normal()));
     events.extend(t.apply(m, w, 2 * S, 100.0, &normal()));
-    assert_eq!(
-        kinds(&events),
-        ["state_changed", "alert_raised", "alert_cleared"]
-    );
+    assert_eq!(kinds(&events), ["state_changed", "alert_raised", "alert_cleared"]);
     for e in &events {
         let v: serde_json::Value = serde_json::to_value(e).unwrap();
         assert_eq!(v["type"], e.kind());
@@ -530,20 +442,14 @@ fn events_and_states_serialize() {
         (Some("alarm"), Some("l1-chip-motor/winding_temp"))
     );
     let v = serde_json::to_value(&events[0]).unwrap();
-    assert_eq!(
-        (v["from"].as_str(), v["to"].as_str()),
-        (Some("unknown"), Some("running"))
-    );
+    assert_eq!((v["from"].as_str(), v["to"].as_str()), (Some("unknown"), Some("running")));
 
     let st = serde_json::to_value(t.asset_state(m).unwrap()).unwrap();
     assert_eq!(st["state"], "running");
     assert_eq!(st["health"], "ok");
     assert_eq!(st["signals"][w]["status"], "normal");
     assert_eq!(st["signals"][w]["envelope"]["normal"]["high"], 120.0);
-    assert!(
-        st["signals"][w]["envelope"]["normal"]["low"].is_null(),
-        "-inf is an open end"
-    );
+    assert!(st["signals"][w]["envelope"]["normal"]["low"].is_null(), "-inf is an open end");
     assert!(st["kpis"]["performance"].is_null());
     let ls = serde_json::to_value(t.line_state("l1").unwrap()).unwrap();
     assert_eq!(ls["kpis"]["open_alerts"], 0);
@@ -565,10 +471,7 @@ fn steady_state_apply_does_not_allocate_events_and_bad_input_is_ignored() {
     assert!(t.apply(m, w, 5000 * S, f64::NAN, &normal()).is_empty());
     assert!(t.set_line_context("nope", S, normal()).is_empty());
     assert!(t.asset_state(9999).is_none());
-    assert_eq!(
-        t.asset_state(m).unwrap().signals[w].last_value,
-        Some(90.0 + (999 % 7) as f64)
-    );
+    assert_eq!(t.asset_state(m).unwrap().signals[w].last_value, Some(90.0 + (999 % 7) as f64));
 }
 
 #[test]
@@ -622,14 +525,8 @@ fn stale_limit_scales_with_the_nominal_period() {
     t.apply(0, 0, 0, 2.0, &LineContext::default());
     assert!(t.tick(999 * S).is_empty());
     assert!(t.tick(1000 * S).iter().all(|e| e.subject() != "t1"));
-    let ev: Vec<_> = t
-        .tick(1001 * S)
-        .into_iter()
-        .filter(|e| e.subject() == "t1")
-        .collect();
-    assert!(
-        matches!(&ev[..], [TwinEvent::StateChanged { to: OperatingState::Stale, ts, .. }] if *ts == 1000 * S)
-    );
+    let ev: Vec<_> = t.tick(1001 * S).into_iter().filter(|e| e.subject() == "t1").collect();
+    assert!(matches!(&ev[..], [TwinEvent::StateChanged { to: OperatingState::Stale, ts, .. }] if *ts == 1000 * S));
 }
 
 #[test]
@@ -644,7 +541,10 @@ fn context_changes_move_stopped_assets_between_down_and_idle() {
     );
     let ev = t.set_line_context("l1", 10 * S, mode("planned_stop"));
     assert_eq!(ev.len(), 2);
-    assert!(ev.iter().all(|e| matches!(e, TwinEvent::StateChanged { from: OperatingState::Down, to: OperatingState::Idle, ts, .. } if *ts == 10 * S)));
+    assert!(
+        ev.iter()
+            .all(|e| matches!(e, TwinEvent::StateChanged { from: OperatingState::Down, to: OperatingState::Idle, ts, .. } if *ts == 10 * S))
+    );
     let ev = t.set_line_context("l1", 30 * S, mode("normal"));
     assert!(ev.iter().all(|e| matches!(
         e,
@@ -656,17 +556,8 @@ fn context_changes_move_stopped_assets_between_down_and_idle() {
     )));
     t.tick(50 * S);
     let k = t.kpis(0).unwrap();
-    assert_eq!(
-        (k.down_s, k.idle_s, k.availability),
-        (30.0, 20.0, Some(0.0))
-    );
+    assert_eq!((k.down_s, k.idle_s, k.availability), (30.0, 20.0, Some(0.0)));
     let l = t.line_state("l1").unwrap();
-    assert_eq!(
-        (l.kpis.unplanned_downtime_s, l.context_since),
-        (60.0, Some(30 * S))
-    );
-    assert_eq!(
-        t.line_context("l1").unwrap().mode.as_deref(),
-        Some("normal")
-    );
+    assert_eq!((l.kpis.unplanned_downtime_s, l.context_since), (60.0, Some(30 * S)));
+    assert_eq!(t.line_context("l1").unwrap().mode.as_deref(), Some("normal"));
 }

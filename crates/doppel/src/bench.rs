@@ -77,16 +77,46 @@ enum Which {
 
 pub fn run(a: BenchArgs) -> Result<()> {
     match a.what {
-        Which::Store { samples, series, batch, writers, pg_rows, dir } => bench_store(samples, series, batch, writers, pg_rows, dir),
+        Which::Store {
+            samples,
+            series,
+            batch,
+            writers,
+            pg_rows,
+            dir,
+        } => bench_store(samples, series, batch, writers, pg_rows, dir),
         Which::Query { days, other_series, runs } => {
             let tmp = tempdir()?;
             let r = doppel_store::bench::query_benchmark(&tmp.0, days, other_series, runs)?;
-            println!("query: {} samples of one series over {days} days (+{other_series} other series, {} samples in all)", r.samples, r.total_samples);
-            println!("  written+flushed in {:.1} s, compacted in {:.1} s", r.write_time.as_secs_f64(), r.compact_time.as_secs_f64());
-            println!("  downsampled to {} buckets (step {} s): median {:.2} ms over {runs} runs (min {:.2} ms, max {:.2} ms)", r.buckets, r.step_ns / 1_000_000_000, ms(r.median), ms(*r.runs.iter().min().unwrap_or(&r.median)), ms(*r.runs.iter().max().unwrap_or(&r.median)));
+            println!(
+                "query: {} samples of one series over {days} days (+{other_series} other series, {} samples in all)",
+                r.samples, r.total_samples
+            );
+            println!(
+                "  written+flushed in {:.1} s, compacted in {:.1} s",
+                r.write_time.as_secs_f64(),
+                r.compact_time.as_secs_f64()
+            );
+            println!(
+                "  downsampled to {} buckets (step {} s): median {:.2} ms over {runs} runs (min {:.2} ms, max {:.2} ms)",
+                r.buckets,
+                r.step_ns / 1_000_000_000,
+                ms(r.median),
+                ms(*r.runs.iter().min().unwrap_or(&r.median)),
+                ms(*r.runs.iter().max().unwrap_or(&r.median))
+            );
             Ok(())
         }
-        Which::Mqtt { messages, latency_rate, latency_secs, sessions, broker } => tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench_mqtt(messages, latency_rate, latency_secs, sessions, broker)),
+        Which::Mqtt {
+            messages,
+            latency_rate,
+            latency_secs,
+            sessions,
+            broker,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .enable_all()
+            .build()?
+            .block_on(bench_mqtt(messages, latency_rate, latency_secs, sessions, broker)),
     }
 }
 
@@ -102,7 +132,9 @@ impl Drop for TempDir {
     }
 }
 fn tempdir() -> Result<TempDir> {
-    let base = std::env::var_os("DOPPEL_BENCH_DIR").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("target/bench-tmp"));
+    let base = std::env::var_os("DOPPEL_BENCH_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("target/bench-tmp"));
     let p = base.join(format!("doppel-bench-{}-{}", std::process::id(), time::now()));
     std::fs::create_dir_all(&p).with_context(|| format!("cannot create {}", p.display()))?;
     Ok(TempDir(p))
@@ -113,11 +145,22 @@ fn bench_store(samples: usize, series: usize, batch: usize, writers: usize, pg_r
     let dir = dir.unwrap_or_else(|| tmp.0.join("store"));
     println!("store ingest: {samples} samples, {series} series, batches of {batch}, {writers} writer thread(s), fsync on, including the Parquet flush");
     let r = doppel_store::bench::ingest_benchmark(&dir, samples, series, batch, writers)?;
-    println!("  doppel store: {:.0} samples/s ({:.2} s)  [{}]", r.samples_per_sec, r.elapsed.as_secs_f64(), r.details);
+    println!(
+        "  doppel store: {:.0} samples/s ({:.2} s)  [{}]",
+        r.samples_per_sec,
+        r.elapsed.as_secs_f64(),
+        r.details
+    );
     if pg_rows > 0 {
         match doppel_store::bench::postgres_copy_benchmark(pg_rows, series) {
             Ok(pg) => {
-                println!("  PostgreSQL COPY: {:.0} rows/s ({} rows, {:.2} s)  [{}]", pg.samples_per_sec, pg.rows, pg.elapsed.as_secs_f64(), pg.details);
+                println!(
+                    "  PostgreSQL COPY: {:.0} rows/s ({} rows, {:.2} s)  [{}]",
+                    pg.samples_per_sec,
+                    pg.rows,
+                    pg.elapsed.as_secs_f64(),
+                    pg.details
+                );
                 println!("  ratio doppel / PostgreSQL COPY: {:.1}x", r.samples_per_sec / pg.samples_per_sec);
             }
             Err(e) => bail!("PostgreSQL COPY baseline failed: {e}\n(install it with `apt-get install -y postgresql`, or pass --pg-rows 0 to skip)"),
@@ -217,14 +260,33 @@ fn start_broker(broker: Broker, dir: &std::path::Path) -> Result<(String, Option
     let addr = free_addr()?;
     match broker {
         Broker::Embedded => {
-            EmbeddedBroker::start(&BrokerSettings { listen: addr, ..Default::default() })?;
+            EmbeddedBroker::start(&BrokerSettings {
+                listen: addr,
+                ..Default::default()
+            })?;
             Ok((format!("mqtt://{addr}"), None))
         }
         Broker::Mosquitto => {
-            let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"].into_iter().find(|p| std::path::Path::new(p).exists()).context("mosquitto not found: apt-get install -y mosquitto")?;
+            let bin = ["/usr/sbin/mosquitto", "/usr/bin/mosquitto"]
+                .into_iter()
+                .find(|p| std::path::Path::new(p).exists())
+                .context("mosquitto not found: apt-get install -y mosquitto")?;
             let conf = dir.join("mosquitto.conf");
-            std::fs::write(&conf, format!("listener {} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n", addr.port()))?;
-            let child = Child(std::process::Command::new(bin).arg("-c").arg(&conf).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn()?);
+            std::fs::write(
+                &conf,
+                format!(
+                    "listener {} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 0\nmax_inflight_messages 0\npersistence false\n",
+                    addr.port()
+                ),
+            )?;
+            let child = Child(
+                std::process::Command::new(bin)
+                    .arg("-c")
+                    .arg(&conf)
+                    .stdout(std::process::Stdio::null())
+                    .stderr(std::process::Stdio::null())
+                    .spawn()?,
+            );
             let deadline = Instant::now() + Duration::from_secs(10);
             while std::net::TcpStream::connect(addr).is_err() {
                 if Instant::now() > deadline {
@@ -242,17 +304,29 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     let per_asset = payloads(&plant);
     // Distinct timestamps per message so every sample is a new point.
     let base = time::now() - 3 * 86_400 * time::NANOS_PER_SEC;
-    let msgs: Vec<(String, String)> = (0..n).map(|i| {
-        let (t, v) = &per_asset[(i as usize) % per_asset.len()];
-        (t.clone(), body(v, base + (i / per_asset.len() as u64) as i64 * time::NANOS_PER_SEC))
-    }).collect();
+    let msgs: Vec<(String, String)> = (0..n)
+        .map(|i| {
+            let (t, v) = &per_asset[(i as usize) % per_asset.len()];
+            (t.clone(), body(v, base + (i / per_asset.len() as u64) as i64 * time::NANOS_PER_SEC))
+        })
+        .collect();
     let total_samples: u64 = (0..n).map(|i| per_asset[(i as usize) % per_asset.len()].1.len() as u64).sum();
-    println!("MQTT path ({sessions} ingest session(s)): {n} QoS 1 messages ({total_samples} samples, {} assets of the example plant), one publisher", per_asset.len());
+    println!(
+        "MQTT path ({sessions} ingest session(s)): {n} QoS 1 messages ({total_samples} samples, {} assets of the example plant), one publisher",
+        per_asset.len()
+    );
 
     // 1. Bare broker: publisher → broker → one QoS 1 subscriber.
     let tmp_broker = tempdir()?;
     let (url, _mosquitto) = start_broker(broker, &tmp_broker.0)?;
-    println!("  broker: {}", if broker == Broker::Mosquitto { "Mosquitto (external, max_inflight_messages unlimited)" } else { "embedded rumqttd" });
+    println!(
+        "  broker: {}",
+        if broker == Broker::Mosquitto {
+            "Mosquitto (external, max_inflight_messages unlimited)"
+        } else {
+            "embedded rumqttd"
+        }
+    );
     let mut so = ClientSettings::new(url.clone(), "bench-sub").options(true)?;
     so.set_inflight(1000);
     let (sub, mut sev) = AsyncClient::new(so, 10_000);
@@ -272,9 +346,15 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     });
     tokio::time::sleep(Duration::from_millis(300)).await;
     let t0 = Instant::now();
-    let pubh = { let url = url.clone(); let msgs = msgs.clone(); tokio::spawn(async move { publish_all(&url, "bench-pub", &msgs, n).await }) };
+    let pubh = {
+        let url = url.clone();
+        let msgs = msgs.clone();
+        tokio::spawn(async move { publish_all(&url, "bench-pub", &msgs, n).await })
+    };
     while got.load(Ordering::Relaxed) < n {
-        if t0.elapsed() > Duration::from_secs(300) { bail!("bare broker run timed out"); }
+        if t0.elapsed() > Duration::from_secs(300) {
+            bail!("bare broker run timed out");
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     let bare = t0.elapsed();
@@ -307,12 +387,20 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     .await?;
     let state = running.state.clone();
     // Wait for the ingest session to be subscribed.
-    while state.mqtt.connects.load(Ordering::Relaxed) == 0 { tokio::time::sleep(Duration::from_millis(20)).await; }
+    while state.mqtt.connects.load(Ordering::Relaxed) == 0 {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     tokio::time::sleep(Duration::from_millis(300)).await;
     let t0 = Instant::now();
-    let pubh = { let url = url.clone(); let msgs = msgs.clone(); tokio::spawn(async move { publish_all(&url, "bench-pub2", &msgs, n).await }) };
+    let pubh = {
+        let url = url.clone();
+        let msgs = msgs.clone();
+        tokio::spawn(async move { publish_all(&url, "bench-pub2", &msgs, n).await })
+    };
     while state.mqtt.acked.load(Ordering::Relaxed) < n {
-        if t0.elapsed() > Duration::from_secs(600) { bail!("doppel run timed out: {} of {n} acknowledged", state.mqtt.acked.load(Ordering::Relaxed)); }
+        if t0.elapsed() > Duration::from_secs(600) {
+            bail!("doppel run timed out: {} of {n} acknowledged", state.mqtt.acked.load(Ordering::Relaxed));
+        }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
     // Visible in the twin: every durable sample has been applied to the live twins.
@@ -324,7 +412,12 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     pubh.await??;
     let rate = n as f64 / e2e.as_secs_f64();
     let stats = state.store.stats();
-    println!("  doppel end to end (durable + acked + in twin): {rate:.0} msgs/s = {:.0} samples/s ({:.2} s, {} group commits)", total_samples as f64 / e2e.as_secs_f64(), e2e.as_secs_f64(), stats.group_commits);
+    println!(
+        "  doppel end to end (durable + acked + in twin): {rate:.0} msgs/s = {:.0} samples/s ({:.2} s, {} group commits)",
+        total_samples as f64 / e2e.as_secs_f64(),
+        e2e.as_secs_f64(),
+        stats.group_commits
+    );
     println!("  ratio doppel / bare broker: {:.2}x", rate / bare_rate);
 
     // 3. Latency at nominal load: sample timestamp (stamped at publish) → live-stream event.
@@ -339,7 +432,9 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
                     let now = time::now();
                     if let Ok(v) = serde_json::from_str::<serde_json::Value>(&m) {
                         for x in v["values"].as_array().into_iter().flatten() {
-                            if let Some(ts) = x["ts"].as_i64() && ts >= phase_start {
+                            if let Some(ts) = x["ts"].as_i64()
+                                && ts >= phase_start
+                            {
                                 lat2.push(now - ts);
                             }
                         }
@@ -354,13 +449,21 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     let mut o = ClientSettings::new(url.clone(), "bench-latency").options(true)?;
     o.set_inflight(1000);
     let (client, mut ev) = AsyncClient::new(o, 10_000);
-    let poll = tokio::spawn(async move { loop { if ev.poll().await.is_err() { tokio::time::sleep(Duration::from_millis(50)).await; } } });
+    let poll = tokio::spawn(async move {
+        loop {
+            if ev.poll().await.is_err() {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    });
     let total = latency_rate * latency_secs;
     let start = Instant::now();
     for i in 0..total {
         let due = Duration::from_secs_f64(i as f64 / latency_rate as f64);
         let el = start.elapsed();
-        if due > el { tokio::time::sleep(due - el).await; }
+        if due > el {
+            tokio::time::sleep(due - el).await;
+        }
         let (t, v) = &per_asset[(i as usize) % per_asset.len()];
         client.publish(t.clone(), QoS::AtLeastOnce, false, body(v, time::now())).await?;
     }
@@ -369,9 +472,17 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
     collector.abort();
     let mut l = lat.take();
     l.sort_unstable();
-    if l.is_empty() { bail!("no latency samples observed"); }
+    if l.is_empty() {
+        bail!("no latency samples observed");
+    }
     let p = |q: f64| l[((l.len() as f64 - 1.0) * q).round() as usize] as f64 / 1e6;
-    println!("  latency sample → live-stream event at {latency_rate} msgs/s for {latency_secs} s ({} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms", l.len(), p(0.5), p(0.99), p(1.0));
+    println!(
+        "  latency sample → live-stream event at {latency_rate} msgs/s for {latency_secs} s ({} samples): p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        l.len(),
+        p(0.5),
+        p(0.99),
+        p(1.0)
+    );
     Ok(())
 }
 
@@ -381,7 +492,9 @@ mod latency {
     pub struct Latencies(std::sync::Mutex<Vec<i64>>);
     impl Latencies {
         pub fn push(&self, v: i64) {
-            if let Ok(mut g) = self.0.lock() { g.push(v); }
+            if let Ok(mut g) = self.0.lock() {
+                g.push(v);
+            }
         }
         pub fn take(&self) -> Vec<i64> {
             self.0.lock().map(|mut g| std::mem::take(&mut *g)).unwrap_or_default()

@@ -17,7 +17,12 @@ use doppel_server::{MqttMode, ServerConfig};
 pub const EXAMPLE_PLANT: &str = include_str!("../../../plants/example.toml");
 
 #[derive(Parser)]
-#[command(name = "doppel", version, about = "doppel — a digital twin for manufacturing", long_about = "doppel — a digital twin for manufacturing.\n\nIt ingests sensor data (MQTT, HTTP), puts it in context (plant model, units, product, batch), stores it durably, keeps a live twin of every asset (envelopes, alerts, operating state, OEE) and serves it over a REST API and a live stream.\n\nQuick start: `doppel demo` runs a simulated factory with everything embedded; open the printed URL.")]
+#[command(
+    name = "doppel",
+    version,
+    about = "doppel — a digital twin for manufacturing",
+    long_about = "doppel — a digital twin for manufacturing.\n\nIt ingests sensor data (MQTT, HTTP), puts it in context (plant model, units, product, batch), stores it durably, keeps a live twin of every asset (envelopes, alerts, operating state, OEE) and serves it over a REST API and a live stream.\n\nQuick start: `doppel demo` runs a simulated factory with everything embedded; open the printed URL."
+)]
 struct Cli {
     /// Log filter (tracing env-filter syntax), e.g. "info" or "doppel_ingest=debug".
     #[arg(long, global = true, env = "DOPPEL_LOG", default_value = "info")]
@@ -135,7 +140,10 @@ fn main() -> Result<()> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 /// Loads a plant file, or the bundled example.
@@ -151,7 +159,16 @@ fn check(a: &CheckArgs) -> Result<()> {
     match Plant::load(&a.plant) {
         Ok(p) => {
             let lines = p.lines().count();
-            println!("{}: ok — enterprise '{}', {} site(s), {} line(s), {} asset type(s), {} assets, {} signals", a.plant.display(), p.enterprise, p.sites.len(), lines, p.asset_types.len(), p.assets.len(), p.assets.iter().map(|x| x.signals.len()).sum::<usize>());
+            println!(
+                "{}: ok — enterprise '{}', {} site(s), {} line(s), {} asset type(s), {} assets, {} signals",
+                a.plant.display(),
+                p.enterprise,
+                p.sites.len(),
+                lines,
+                p.asset_types.len(),
+                p.assets.len(),
+                p.assets.iter().map(|x| x.signals.len()).sum::<usize>()
+            );
             Ok(())
         }
         Err(e) => {
@@ -163,7 +180,10 @@ fn check(a: &CheckArgs) -> Result<()> {
 
 fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
     if !a.listen.is_loopback() && !a.allow_remote {
-        bail!("refusing to listen on {} without authentication: the API and broker are open. Use --listen 127.0.0.1, or --allow-remote if this network is trusted", a.listen);
+        bail!(
+            "refusing to listen on {} without authentication: the API and broker are open. Use --listen 127.0.0.1, or --allow-remote if this network is trusted",
+            a.listen
+        );
     }
     let mqtt = if a.no_mqtt {
         MqttMode::Disabled
@@ -174,7 +194,9 @@ fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
             Some(p) => p,
             None => free_port_or(a.listen, 1883)?,
         };
-        MqttMode::Embedded { listen: SocketAddr::new(a.listen, port) }
+        MqttMode::Embedded {
+            listen: SocketAddr::new(a.listen, port),
+        }
     };
     Ok(ServerConfig {
         plant,
@@ -229,7 +251,10 @@ async fn demo(a: DemoArgs) -> Result<()> {
 }
 
 fn announce(r: &doppel_server::Running) {
-    println!("doppel is running: http://{}/  (API: http://{}/api/assets, spec: /api/openapi.json, live: /api/stream)", r.http_addr, r.http_addr);
+    println!(
+        "doppel is running: http://{}/  (API: http://{}/api/assets, spec: /api/openapi.json, live: /api/stream)",
+        r.http_addr, r.http_addr
+    );
     if let Some(m) = r.mqtt_addr {
         println!("embedded MQTT broker: mqtt://{m}  (topics: doppel/v1/data/<asset>, doppel/v1/context/<line>; see docs/mqtt.md)");
     }

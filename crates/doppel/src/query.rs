@@ -74,10 +74,22 @@ pub fn run(a: QueryArgs) -> Result<()> {
                 }
             }
         }
-        What::History { series, start, end, buckets, raw } => {
-            let id = store.series_id(&series).with_context(|| format!("no series '{series}' (list them with `doppel query series`)"))?;
+        What::History {
+            series,
+            start,
+            end,
+            buckets,
+            raw,
+        } => {
+            let id = store
+                .series_id(&series)
+                .with_context(|| format!("no series '{series}' (list them with `doppel query series`)"))?;
             let end = end.as_deref().map(|v| parse_time("--end", v)).transpose()?.unwrap_or_else(time::now);
-            let start = start.as_deref().map(|v| parse_time("--start", v)).transpose()?.unwrap_or(end - 3600 * time::NANOS_PER_SEC);
+            let start = start
+                .as_deref()
+                .map(|v| parse_time("--start", v))
+                .transpose()?
+                .unwrap_or(end - 3600 * time::NANOS_PER_SEC);
             if raw {
                 for (ts, v) in store.query_raw(id, start, end)? {
                     println!("{}\t{v}", time::format_rfc3339(ts));
@@ -86,12 +98,26 @@ pub fn run(a: QueryArgs) -> Result<()> {
                 let ds = store.query_downsampled(id, start, end, buckets.max(1))?;
                 println!("bucket_start\tcount\tmin\tmax\tmean\tlast\t(step {} s)", ds.step_ns as f64 / 1e9);
                 for b in ds.buckets {
-                    println!("{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}", time::format_rfc3339(b.start), b.count, b.min, b.max, b.mean, b.last);
+                    println!(
+                        "{}\t{}\t{:.4}\t{:.4}\t{:.4}\t{:.4}",
+                        time::format_rfc3339(b.start),
+                        b.count,
+                        b.min,
+                        b.max,
+                        b.mean,
+                        b.last
+                    );
                 }
             }
         }
         What::Events { kind, subject, limit } => {
-            let f = EventFilter { kinds: kind.map(|k| vec![k]), subject, limit, latest_first: true, ..Default::default() };
+            let f = EventFilter {
+                kinds: kind.map(|k| vec![k]),
+                subject,
+                limit,
+                latest_first: true,
+                ..Default::default()
+            };
             for e in store.query_events(&f)? {
                 println!("{}\t{}\t{}\t{}", time::format_rfc3339(e.ts), e.kind, e.subject, e.payload);
             }

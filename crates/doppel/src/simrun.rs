@@ -56,11 +56,23 @@ pub async fn run(a: SimArgs) -> Result<()> {
     if !(a.speed >= 0.0 && a.speed.is_finite()) {
         anyhow::bail!("--speed must be >= 0");
     }
-    let config = SimConfig { seed: a.seed, start_ns, wear_acceleration: a.wear_acceleration, initial_wear: a.wear_acceleration > 1.0, ..SimConfig::default() };
+    let config = SimConfig {
+        seed: a.seed,
+        start_ns,
+        wear_acceleration: a.wear_acceleration,
+        initial_wear: a.wear_acceleration > 1.0,
+        ..SimConfig::default()
+    };
     let step_s = config.step_s;
     let mut sim = PlantSim::new(&plant, config).context("cannot simulate this plant")?;
     let mut truth = match &a.truth_log {
-        Some(p) => Some(std::io::BufWriter::new(std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("cannot open --truth-log {}", p.display()))?)),
+        Some(p) => Some(std::io::BufWriter::new(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open --truth-log {}", p.display()))?,
+        )),
         None => None,
     };
 
@@ -77,7 +89,7 @@ pub async fn run(a: SimArgs) -> Result<()> {
                 }
                 Ok(_) => {}
                 Err(e) => {
-                tracing::warn!(error = %e, "simulator MQTT connection error; retrying");
+                    tracing::warn!(error = %e, "simulator MQTT connection error; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
                 }
             }
@@ -89,7 +101,10 @@ pub async fn run(a: SimArgs) -> Result<()> {
     let bar = match (steps, a.progress) {
         (Some(n), true) => {
             let b = indicatif::ProgressBar::new(n);
-            b.set_style(indicatif::ProgressStyle::with_template("{spinner} simulating [{bar:40}] {pos}/{len} s  {per_sec}  eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+            b.set_style(
+                indicatif::ProgressStyle::with_template("{spinner} simulating [{bar:40}] {pos}/{len} s  {per_sec}  eta {eta}")
+                    .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            );
             Some(b)
         }
         _ => None,
@@ -108,13 +123,17 @@ pub async fn run(a: SimArgs) -> Result<()> {
             if let Value::Object(m) = &mut body {
                 m.insert("ts".into(), json!(tick.ts_ns / time::NANOS_PER_MILLI));
             }
-            client.publish(format!("doppel/v1/context/{line}"), QoS::AtLeastOnce, false, body.to_string()).await?;
+            client
+                .publish(format!("doppel/v1/context/{line}"), QoS::AtLeastOnce, false, body.to_string())
+                .await?;
             published += 1;
         }
         for r in &tick.readings {
             let values: Map<String, Value> = r.values.iter().map(|(s, v)| (s.clone(), json!(v))).collect();
             let body = json!({"ts": tick.ts_ns / time::NANOS_PER_MILLI, "values": values});
-            client.publish(format!("doppel/v1/data/{}", r.asset), QoS::AtLeastOnce, false, body.to_string()).await?;
+            client
+                .publish(format!("doppel/v1/data/{}", r.asset), QoS::AtLeastOnce, false, body.to_string())
+                .await?;
             published += 1;
         }
         if let Some(w) = truth.as_mut() {

@@ -15,7 +15,11 @@ fn malformed_plant_files_name_file_line_and_field() {
     let text = std::fs::read_to_string(example_plant()).unwrap();
     let cases = [
         (text.replacen("unit = \"rpm\"", "unit = \"rmp\"", 1), "unit", "unknown unit 'rmp'"),
-        (text.replacen("type = \"cnc_spindle\"", "type = \"cnc_spindel\"", 1), "type", "unknown asset type 'cnc_spindel'"),
+        (
+            text.replacen("type = \"cnc_spindle\"", "type = \"cnc_spindel\"", 1),
+            "type",
+            "unknown asset type 'cnc_spindel'",
+        ),
         (text.replacen("rate_hz = 1\n", "rate_hz = -1\n", 1), "rate_hz", "not a sampling rate"),
         (text.replacen("[sites.north]", "[sites.north\n", 1), "", "invalid"),
     ];
@@ -28,11 +32,27 @@ fn malformed_plant_files_name_file_line_and_field() {
         assert!(err.contains(&format!("bad{i}.toml:")), "case {i}: no file:line in {err}");
         assert!(err.contains(field) && err.to_lowercase().contains(&msg.to_lowercase()), "case {i}: {err}");
         // serve refuses to start on it, with the same message.
-        let out = std::process::Command::new(BIN).args(["serve", "--plant", path.to_str().unwrap(), "--no-mqtt", "--port", "0", "--data-dir", dir.join("d").to_str().unwrap()]).env("RUST_BACKTRACE", "0").output().unwrap();
+        let out = std::process::Command::new(BIN)
+            .args([
+                "serve",
+                "--plant",
+                path.to_str().unwrap(),
+                "--no-mqtt",
+                "--port",
+                "0",
+                "--data-dir",
+                dir.join("d").to_str().unwrap(),
+            ])
+            .env("RUST_BACKTRACE", "0")
+            .output()
+            .unwrap();
         assert!(!out.status.success());
         assert!(String::from_utf8_lossy(&out.stderr).contains(&format!("bad{i}.toml:")), "case {i}");
     }
-    let ok = std::process::Command::new(BIN).args(["check", example_plant().to_str().unwrap()]).output().unwrap();
+    let ok = std::process::Command::new(BIN)
+        .args(["check", example_plant().to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
     let _ = std::fs::remove_dir_all(&dir);
 }
@@ -43,7 +63,17 @@ fn bad_samples_are_quarantined_and_good_ones_kept_over_http_and_mqtt() {
     let port = free_port();
     let mqtt = free_port();
     let mut d = Doppel::start(
-        &["serve", "--plant", example_plant().to_str().unwrap(), "--port", &port.to_string(), "--mqtt-port", &mqtt.to_string(), "--data-dir", dir.to_str().unwrap()],
+        &[
+            "serve",
+            "--plant",
+            example_plant().to_str().unwrap(),
+            "--port",
+            &port.to_string(),
+            "--mqtt-port",
+            &mqtt.to_string(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
         port,
         &dir.join("log.txt"),
     );
@@ -71,11 +101,28 @@ fn bad_samples_are_quarantined_and_good_ones_kept_over_http_and_mqtt() {
     let q = resp["quarantined"].as_array().unwrap();
     assert_eq!(q.len(), 9, "{resp}");
     let reasons: Vec<String> = q.iter().map(|x| format!("{} {}", x["field"], x["reason"])).collect();
-    for want in ["unknown asset 'no-such-asset'", "has no signal 'no_such_signal'", "unknown unit 'furlongs'", "cannot convert 'bar'", "value is null", "number out of range", "outside the physically possible range", "not an RFC 3339", "before 1990"] {
-        assert!(reasons.iter().any(|r| r.contains(want)), "no quarantine reason containing {want:?}: {reasons:#?}");
+    for want in [
+        "unknown asset 'no-such-asset'",
+        "has no signal 'no_such_signal'",
+        "unknown unit 'furlongs'",
+        "cannot convert 'bar'",
+        "value is null",
+        "number out of range",
+        "outside the physically possible range",
+        "not an RFC 3339",
+        "before 1990",
+    ] {
+        assert!(
+            reasons.iter().any(|r| r.contains(want)),
+            "no quarantine reason containing {want:?}: {reasons:#?}"
+        );
     }
     // The good sample was converted from °F to the signal's °C.
-    let hist = d.get(&format!("/api/assets/l1-hyd-motor/signals/winding_temp/history?raw=true&start={}&end={}", t - 1, t + 1));
+    let hist = d.get(&format!(
+        "/api/assets/l1-hyd-motor/signals/winding_temp/history?raw=true&start={}&end={}",
+        t - 1,
+        t + 1
+    ));
     let v = hist["points"][0][1].as_f64().unwrap();
     assert!((v - 70.0).abs() < 1e-9, "{hist}");
 
@@ -121,7 +168,10 @@ fn bad_samples_are_quarantined_and_good_ones_kept_over_http_and_mqtt() {
             ("doppel/v1/data/l1-hyd-motor/current".into(), br#"{"value": NaN}"#.to_vec()),
             ("doppel/v1/data/ghost".into(), format!(r#"{{"ts":{t},"values":{{"a":1}}}}"#).into_bytes()),
             ("doppel/v1/context/ghost-line".into(), br#"{"product":"x"}"#.to_vec()),
-            ("doppel/v1/data/l1-hyd-motor".into(), format!(r#"{{"ts":{},"values":{{"current":12.5,"speed":-5}}}}"#, t + 1000).into_bytes()),
+            (
+                "doppel/v1/data/l1-hyd-motor".into(),
+                format!(r#"{{"ts":{},"values":{{"current":12.5,"speed":-5}}}}"#, t + 1000).into_bytes(),
+            ),
         ];
         let n = msgs.len() as u32;
         for (topic, payload) in msgs {
@@ -135,7 +185,11 @@ fn bad_samples_are_quarantined_and_good_ones_kept_over_http_and_mqtt() {
     // Wait for the good MQTT sample, then check the quarantine records.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {
-        let h = d.get(&format!("/api/assets/l1-hyd-motor/signals/current/history?raw=true&start={}&end={}", t + 999, t + 1001));
+        let h = d.get(&format!(
+            "/api/assets/l1-hyd-motor/signals/current/history?raw=true&start={}&end={}",
+            t + 999,
+            t + 1001
+        ));
         if h["points"].as_array().is_some_and(|p| p.len() == 1) {
             assert_eq!(h["points"][0][1], 12.5);
             break;
@@ -145,7 +199,15 @@ fn bad_samples_are_quarantined_and_good_ones_kept_over_http_and_mqtt() {
     }
     let events = d.get("/api/events?kind=quarantine&limit=100");
     let text = events.to_string();
-    for want in ["not valid JSON", "expected value", "values|samples", "is not a doppel topic", "unknown asset 'ghost'", "unknown line 'ghost-line'", "-5 rpm is outside"] {
+    for want in [
+        "not valid JSON",
+        "expected value",
+        "values|samples",
+        "is not a doppel topic",
+        "unknown asset 'ghost'",
+        "unknown line 'ghost-line'",
+        "-5 rpm is outside",
+    ] {
         assert!(text.contains(want), "no quarantine record containing {want:?} in {text}");
     }
     assert!(d.is_running(), "bad input must not take the process down");

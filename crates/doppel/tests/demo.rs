@@ -15,7 +15,15 @@ fn demo_serves_every_asset_live_within_15_seconds_and_shows_degradation() {
     let mqtt = free_port();
     let started = Instant::now();
     let d = Doppel::start(
-        &["demo", "--port", &port.to_string(), "--mqtt-port", &mqtt.to_string(), "--data-dir", dir.to_str().unwrap()],
+        &[
+            "demo",
+            "--port",
+            &port.to_string(),
+            "--mqtt-port",
+            &mqtt.to_string(),
+            "--data-dir",
+            dir.to_str().unwrap(),
+        ],
         port,
         &dir.join("log.txt"),
     );
@@ -38,25 +46,48 @@ fn demo_serves_every_asset_live_within_15_seconds_and_shows_degradation() {
     std::thread::sleep(Duration::from_millis(2500));
     let second = d.get("/api/assets");
     assert!(started.elapsed() < Duration::from_secs(20));
-    let changed = first.as_array().unwrap().iter().zip(second.as_array().unwrap()).filter(|(a, b)| a["values"] != b["values"]).count();
-    assert!(changed >= plant.assets.len() * 9 / 10, "only {changed} of {} assets changed their values", plant.assets.len());
+    let changed = first
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip(second.as_array().unwrap())
+        .filter(|(a, b)| a["values"] != b["values"])
+        .count();
+    assert!(
+        changed >= plant.assets.len() * 9 / 10,
+        "only {changed} of {} assets changed their values",
+        plant.assets.len()
+    );
 
     // Degradation: an asset the ground truth says has a degrading bearing vibrates more than the
     // healthy assets of its type.
     let truth = std::fs::read_to_string(dir.join("ground-truth.jsonl")).expect("the demo writes a ground-truth log");
-    let degrading: Vec<serde_json::Value> = truth.lines().map(|l| serde_json::from_str(l).unwrap()).filter(|e: &serde_json::Value| e["kind"] == "fault_onset" && e["mode"] == "bearing_wear").collect();
+    let degrading: Vec<serde_json::Value> = truth
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .filter(|e: &serde_json::Value| e["kind"] == "fault_onset" && e["mode"] == "bearing_wear")
+        .collect();
     assert!(!degrading.is_empty(), "the demo should start with some bearings degrading: {truth}");
     let vib: HashMap<String, (String, f64)> = second
         .as_array()
         .unwrap()
         .iter()
-        .filter_map(|a| Some((a["id"].as_str()?.to_string(), (a["type"].as_str()?.to_string(), a["values"]["vibration"].as_f64()?))))
+        .filter_map(|a| {
+            Some((
+                a["id"].as_str()?.to_string(),
+                (a["type"].as_str()?.to_string(), a["values"]["vibration"].as_f64()?),
+            ))
+        })
         .collect();
     let faulty: Vec<&str> = degrading.iter().filter_map(|e| e["asset"].as_str()).collect();
     let mut shown = 0;
     for asset in &faulty {
         let Some((ty, v)) = vib.get(*asset) else { continue };
-        let mut healthy: Vec<f64> = vib.iter().filter(|(id, (t, _))| t == ty && !faulty.contains(&id.as_str())).map(|(_, (_, v))| *v).collect();
+        let mut healthy: Vec<f64> = vib
+            .iter()
+            .filter(|(id, (t, _))| t == ty && !faulty.contains(&id.as_str()))
+            .map(|(_, (_, v))| *v)
+            .collect();
         if healthy.is_empty() {
             continue;
         }

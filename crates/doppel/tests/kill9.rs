@@ -17,7 +17,16 @@ const PER_BATCH: i64 = 250;
 fn kill_9_during_http_ingest_loses_no_acknowledged_sample() {
     let dir = tempdir("kill9");
     let port = free_port();
-    let args_owned: Vec<String> = vec!["serve".into(), "--plant".into(), example_plant().display().to_string(), "--no-mqtt".into(), "--port".into(), port.to_string(), "--data-dir".into(), dir.display().to_string()];
+    let args_owned: Vec<String> = vec![
+        "serve".into(),
+        "--plant".into(),
+        example_plant().display().to_string(),
+        "--no-mqtt".into(),
+        "--port".into(),
+        port.to_string(),
+        "--data-dir".into(),
+        dir.display().to_string(),
+    ];
     let args: Vec<&str> = args_owned.iter().map(String::as_str).collect();
     let log = dir.join("log.txt");
     let mut d = Doppel::start(&args, port, &log);
@@ -86,12 +95,31 @@ fn kill_9_during_http_ingest_loses_no_acknowledged_sample() {
     for (s, asset) in SERIES.iter().enumerate() {
         let want: Vec<(i64, f64)> = acked.range((s, i64::MIN)..(s + 1, i64::MIN)).map(|(&(_, ts), &v)| (ts, v)).collect();
         let Some(&(last, _)) = want.last() else { continue };
-        let h = d.get(&format!("/api/assets/{asset}/signals/spindle_speed/history?raw=true&start={}&end={}", base, last + 1));
-        let got: BTreeMap<i64, f64> = h["points"].as_array().unwrap().iter().map(|p| (p[0].as_i64().unwrap() / 1_000_000, p[1].as_f64().unwrap())).collect();
+        let h = d.get(&format!(
+            "/api/assets/{asset}/signals/spindle_speed/history?raw=true&start={}&end={}",
+            base,
+            last + 1
+        ));
+        let got: BTreeMap<i64, f64> = h["points"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| (p[0].as_i64().unwrap() / 1_000_000, p[1].as_f64().unwrap()))
+            .collect();
         for (ts, v) in &want {
-            assert_eq!(got.get(ts), Some(v), "acknowledged sample {asset} @ {ts} lost after kill -9 (have {} of {} points)", got.len(), want.len());
+            assert_eq!(
+                got.get(ts),
+                Some(v),
+                "acknowledged sample {asset} @ {ts} lost after kill -9 (have {} of {} points)",
+                got.len(),
+                want.len()
+            );
         }
     }
-    eprintln!("{} acknowledged samples in {batches} batches all present after 6 kill -9 (checked in {:?})", acked.len(), started.elapsed());
+    eprintln!(
+        "{} acknowledged samples in {batches} batches all present after 6 kill -9 (checked in {:?})",
+        acked.len(),
+        started.elapsed()
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -33,10 +33,20 @@ fn start_mosquitto(dir: &std::path::Path, port: u16) -> Mosquitto {
     )
     .unwrap();
     let log = std::fs::File::create(dir.join("mosquitto.log")).unwrap();
-    let child = Command::new(bin).arg("-c").arg(&conf).stdout(Stdio::null()).stderr(Stdio::from(log)).spawn().expect("cannot start mosquitto");
+    let child = Command::new(bin)
+        .arg("-c")
+        .arg(&conf)
+        .stdout(Stdio::null())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .expect("cannot start mosquitto");
     let deadline = Instant::now() + Duration::from_secs(10);
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(Instant::now() < deadline, "mosquitto did not start: {}", std::fs::read_to_string(dir.join("mosquitto.log")).unwrap_or_default());
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto did not start: {}",
+            std::fs::read_to_string(dir.join("mosquitto.log")).unwrap_or_default()
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     Mosquitto(child)
@@ -50,7 +60,17 @@ fn mqtt_via_mosquitto_survives_kill_9_without_losing_broker_accepted_messages() 
     let port = free_port();
     let data = dir.join("data");
     let url = format!("mqtt://127.0.0.1:{mport}");
-    let args_owned: Vec<String> = vec!["serve".into(), "--plant".into(), example_plant().display().to_string(), "--mqtt-url".into(), url, "--port".into(), port.to_string(), "--data-dir".into(), data.display().to_string()];
+    let args_owned: Vec<String> = vec![
+        "serve".into(),
+        "--plant".into(),
+        example_plant().display().to_string(),
+        "--mqtt-url".into(),
+        url,
+        "--port".into(),
+        port.to_string(),
+        "--data-dir".into(),
+        data.display().to_string(),
+    ];
     let args: Vec<&str> = args_owned.iter().map(String::as_str).collect();
     let log = dir.join("doppel.log");
     let mut d = Doppel::start(&args, port, &log);
@@ -110,13 +130,21 @@ fn mqtt_via_mosquitto_survives_kill_9_without_losing_broker_accepted_messages() 
     rt.block_on(publisher).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while acked.load(Ordering::Relaxed) < MESSAGES {
-        assert!(Instant::now() < deadline, "mosquitto acknowledged only {} of {MESSAGES}", acked.load(Ordering::Relaxed));
+        assert!(
+            Instant::now() < deadline,
+            "mosquitto acknowledged only {} of {MESSAGES}",
+            acked.load(Ordering::Relaxed)
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     // Every message mosquitto accepted must end up stored exactly once per timestamp.
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
-        let h = d.get(&format!("/api/assets/l2-conv-2/signals/belt_speed/history?raw=true&start={}&end={}", base, base + MESSAGES as i64));
+        let h = d.get(&format!(
+            "/api/assets/l2-conv-2/signals/belt_speed/history?raw=true&start={}&end={}",
+            base,
+            base + MESSAGES as i64
+        ));
         let pts = h["points"].as_array().unwrap();
         if pts.len() as u64 == MESSAGES {
             for (i, p) in pts.iter().enumerate() {
@@ -125,7 +153,18 @@ fn mqtt_via_mosquitto_survives_kill_9_without_losing_broker_accepted_messages() 
             }
             break;
         }
-        assert!(Instant::now() < deadline, "only {} of {MESSAGES} broker-accepted messages stored after kill -9 cycles; doppel log:\n{}", pts.len(), std::fs::read_to_string(&log).unwrap_or_default().lines().rev().take(30).collect::<Vec<_>>().join("\n"));
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {MESSAGES} broker-accepted messages stored after kill -9 cycles; doppel log:\n{}",
+            pts.len(),
+            std::fs::read_to_string(&log)
+                .unwrap_or_default()
+                .lines()
+                .rev()
+                .take(30)
+                .collect::<Vec<_>>()
+                .join("\n")
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     assert!(published.load(Ordering::Relaxed) == MESSAGES);

@@ -36,7 +36,11 @@ impl Doppel {
             .stderr(Stdio::from(out))
             .spawn()
             .expect("cannot start the doppel binary");
-        let mut d = Doppel { child, http: SocketAddr::from(([127, 0, 0, 1], http_port)), log: log.to_path_buf() };
+        let mut d = Doppel {
+            child,
+            http: SocketAddr::from(([127, 0, 0, 1], http_port)),
+            log: log.to_path_buf(),
+        };
         d.wait_healthy(Duration::from_secs(60));
         d
     }
@@ -48,9 +52,16 @@ impl Doppel {
                 return;
             }
             if let Ok(Some(status)) = self.child.try_wait() {
-                panic!("doppel exited early with {status}; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+                panic!(
+                    "doppel exited early with {status}; log:\n{}",
+                    std::fs::read_to_string(&self.log).unwrap_or_default()
+                );
             }
-            assert!(Instant::now() < deadline, "doppel did not become healthy; log:\n{}", std::fs::read_to_string(&self.log).unwrap_or_default());
+            assert!(
+                Instant::now() < deadline,
+                "doppel did not become healthy; log:\n{}",
+                std::fs::read_to_string(&self.log).unwrap_or_default()
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -88,12 +99,22 @@ pub fn try_http(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) 
     let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2))?;
     s.set_read_timeout(Some(Duration::from_secs(60)))?;
     let body = body.unwrap_or("");
-    write!(s, "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}", body.len())?;
+    write!(
+        s,
+        "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    )?;
     let mut raw = Vec::new();
     s.read_to_end(&mut raw)?;
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let (head, rest) = text.split_once("\r\n\r\n").ok_or_else(|| std::io::Error::other(format!("no HTTP header in {text:?}")))?;
-    let status: u16 = head.split_whitespace().nth(1).and_then(|c| c.parse().ok()).ok_or_else(|| std::io::Error::other("bad status line"))?;
+    let (head, rest) = text
+        .split_once("\r\n\r\n")
+        .ok_or_else(|| std::io::Error::other(format!("no HTTP header in {text:?}")))?;
+    let status: u16 = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| std::io::Error::other("bad status line"))?;
     let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
     let body = if chunked { dechunk(rest) } else { rest.to_string() };
     Ok((status, body))
@@ -113,7 +134,11 @@ fn dechunk(mut s: &str) -> String {
 }
 
 pub fn tempdir(name: &str) -> PathBuf {
-    let p = std::env::temp_dir().join(format!("doppel-test-{name}-{}-{}", std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()));
+    let p = std::env::temp_dir().join(format!(
+        "doppel-test-{name}-{}-{}",
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+    ));
     std::fs::create_dir_all(&p).unwrap();
     p
 }
