@@ -241,7 +241,7 @@ async fn demo(a: DemoArgs) -> Result<()> {
         truth_log: Some(a.truth_log.clone().unwrap_or_else(|| a.server.data_dir.join("ground-truth.jsonl"))),
         client_id: "doppel-sim".into(),
         start: None,
-        progress: false,
+        no_progress: true,
     };
     tokio::select! {
         r = simrun::run(sim) => r?,

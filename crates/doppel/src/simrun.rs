@@ -42,9 +42,9 @@ pub struct SimArgs {
     /// Simulated start time, RFC 3339 (default: now). Fix it for fully reproducible runs.
     #[arg(long)]
     pub start: Option<String>,
-    /// Show a progress bar (with --duration).
-    #[arg(long, default_value_t = true)]
-    pub progress: bool,
+    /// Hide the progress bar shown with --duration.
+    #[arg(long)]
+    pub no_progress: bool,
 }
 
 pub async fn run(a: SimArgs) -> Result<()> {
@@ -81,6 +81,8 @@ pub async fn run(a: SimArgs) -> Result<()> {
     let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
     let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let acked_in_poller = acked.clone();
+    let closing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let closing_in_poller = closing.clone();
     let poller = tokio::spawn(async move {
         loop {
             match eventloop.poll().await {
@@ -88,6 +90,7 @@ pub async fn run(a: SimArgs) -> Result<()> {
                     acked_in_poller.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 }
                 Ok(_) => {}
+                Err(_) if closing_in_poller.load(std::sync::atomic::Ordering::Relaxed) => return,
                 Err(e) => {
                     tracing::warn!(error = %e, "simulator MQTT connection error; retrying");
                     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -98,8 +101,8 @@ pub async fn run(a: SimArgs) -> Result<()> {
     let mut published: u64 = 0;
 
     let steps = a.duration.map(|d| (d / step_s).ceil() as u64);
-    let bar = match (steps, a.progress) {
-        (Some(n), true) => {
+    let bar = match (steps, a.no_progress) {
+        (Some(n), false) => {
             let b = indicatif::ProgressBar::new(n);
             b.set_style(
                 indicatif::ProgressStyle::with_template("{spinner} simulating [{bar:40}] {pos}/{len} s  {per_sec}  eta {eta}")
@@ -169,6 +172,7 @@ pub async fn run(a: SimArgs) -> Result<()> {
         tracing::warn!(published, acknowledged = n, "broker did not acknowledge every message");
     }
     println!("published {published} messages ({n} acknowledged by the broker) over {k} simulated steps");
+    closing.store(true, std::sync::atomic::Ordering::Relaxed);
     let _ = client.disconnect().await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     poller.abort();
