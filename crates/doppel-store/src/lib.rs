@@ -14,7 +14,9 @@
 //!   (column-wise: n, series ids, timestamps, values, contexts), 3 = event batch
 //!   (seq, ts, kind, subject, payload). On recovery, an invalid record in the *last* WAL
 //!   file with no valid frame after it is a torn tail and is truncated; any other invalid
-//!   record is [`StoreError::Corrupt`] naming the file and offset.
+//!   record is [`StoreError::Corrupt`] naming the file and offset. Files are preallocated with
+//!   zeros (1 MiB steps) and written in place, so a commit's fdatasync does not also flush a
+//!   file-size change; an all-zero remainder after the last record is the clean end of a file.
 //! * **Memtable / flush.** When the active memtable exceeds
 //!   [`StoreConfig::memtable_max_samples`] or [`StoreConfig::flush_interval`] elapsed, the
 //!   writer *freezes* it and rotates the WAL; the background thread writes it to Parquet
