@@ -100,7 +100,7 @@ impl EmbeddedBroker {
             })
             .map_err(|e| IngestError::Broker(e.to_string()))?;
         let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(settings.listen).is_err() {
+        while !mqtt_handshake(settings.listen) {
             if std::time::Instant::now() > deadline {
                 return Err(IngestError::Broker(format!("embedded broker did not start listening on {}", settings.listen)));
             }
@@ -108,6 +108,24 @@ impl EmbeddedBroker {
         }
         Ok(EmbeddedBroker { addr: settings.listen })
     }
+}
+
+/// Readiness probe: a real MQTT 3.1.1 CONNECT → CONNACK, then close (a bare TCP connect would
+/// make the broker log a failed connection).
+fn mqtt_handshake(addr: SocketAddr) -> bool {
+    use std::io::{Read, Write};
+    const CONNECT: &[u8] = &[
+        0x10, 24, // CONNECT, remaining length
+        0, 4, b'M', b'Q', b'T', b'T', 4, // protocol name and level 3.1.1
+        0x02, 0, 10, // clean session, keep-alive 10 s
+        0, 12, b'd', b'o', b'p', b'p', b'e', b'l', b'-', b'p', b'r', b'o', b'b', b'e',
+    ];
+    let Ok(mut s) = std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(500)) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
+    let mut ack = [0u8; 4];
+    s.write_all(CONNECT).is_ok() && s.read_exact(&mut ack).is_ok() && ack[0] == 0x20 && ack[3] == 0
 }
 
 /// Where and how the ingest client connects.

@@ -26,7 +26,7 @@
 //! * **Time accounting** is driven by data time: each interval between consecutive observations
 //!   (samples, context changes, ticks) is attributed to the state in force during it. KPIs
 //!   ([`Kpis`]) follow ISO 22400-2: availability = running / (running + down), performance =
-//!   ideal cycle × produced / running (clamped to `[0, 1.5]`, raw kept), quality = good / produced,
+//!   ideal cycle × produced / running (clamped to `[0, 1]`, raw kept), quality = good / produced,
 //!   OEE = A × P × Q. Counters accumulate increments; a decrease is a reset.
 //! * **Health** ([`Health`]) is the worst of the envelope statuses and the operating state, for
 //!   colouring.

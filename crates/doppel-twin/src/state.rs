@@ -5,8 +5,10 @@ use serde::Serialize;
 
 use crate::events::{Health, OperatingState};
 
-/// Upper clamp of the reported performance (raw value kept in `performance_raw`).
-pub const PERFORMANCE_CLAMP: f64 = 1.5;
+/// Upper clamp of the reported performance, so that OEE stays a fraction as ISO 22400 defines it
+/// (a raw value above 1 means the ideal cycle time is set too long, or a counter burst at start-up;
+/// the raw value is kept in `performance_raw`).
+pub const PERFORMANCE_CLAMP: f64 = 1.0;
 
 /// Snapshot of one asset.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -48,7 +50,7 @@ pub struct SignalState {
 ///
 /// * `availability = running_s / (running_s + down_s)` (idle = not planned busy time, stale and
 ///   unknown time are excluded); `None` before any planned busy time.
-/// * `performance = ideal_cycle_s × produced / running_s`, clamped to `[0, 1.5]`; the unclamped
+/// * `performance = ideal_cycle_s × produced / running_s`, clamped to `[0, 1]`; the unclamped
 ///   value is `performance_raw` (a raw value > 1 means the ideal cycle time is set too long or the
 ///   counter counts something else). `None` without production counters or running time.
 /// * `quality = (produced − scrap) / produced`, clamped to `[0, 1]` (raw in `quality_raw`); `None`

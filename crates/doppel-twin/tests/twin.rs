@@ -327,10 +327,10 @@ fn time_accounting_counters_and_oee() {
     assert_eq!((k.produced, k.scrap), (Some(4.0), Some(1.0)));
     let close = |a: Option<f64>, b: f64| assert!((a.unwrap() - b).abs() < 1e-12, "{a:?} != {b}");
     close(k.availability, 0.75);
-    close(k.performance, 40.0 * 4.0 / 150.0);
+    close(k.performance, 1.0); // raw 160/150 is clamped: OEE stays a fraction
     close(k.performance_raw, 40.0 * 4.0 / 150.0);
     close(k.quality, 0.75);
-    close(k.oee, 0.75 * (160.0 / 150.0) * 0.75);
+    close(k.oee, 0.75 * 1.0 * 0.75);
     // The tick advances accounting in the current state.
     t.tick(260 * S);
     assert_eq!(t.kpis(c).unwrap().idle_s, 60.0);
@@ -348,9 +348,9 @@ fn performance_is_clamped_and_raw_reported() {
     t.apply(c, total, 10 * S, 100.0, &normal());
     let k = t.kpis(c).unwrap();
     assert_eq!(k.performance_raw, Some(400.0)); // 40 s × 100 / 10 s
-    assert_eq!(k.performance, Some(1.5));
+    assert_eq!(k.performance, Some(1.0));
     assert_eq!(k.quality, Some(1.0)); // no scrap counted
-    assert_eq!(k.oee, Some(1.5));
+    assert_eq!(k.oee, Some(1.0));
     // Assets without production counters have no P/Q/OEE.
     let (m, ms) = ids(t.plant(), "l1-chip-motor", "speed");
     t.apply(m, ms, 0, 1000.0, &normal());
@@ -387,7 +387,7 @@ fn line_state_aggregates() {
     assert_eq!(l.kpis.availability, Some(16.0 / 20.0));
     assert_eq!(l.kpis.produced, Some(5.0));
     assert_eq!(l.kpis.performance_raw, Some(40.0 * 5.0 / 16.0));
-    assert_eq!(l.kpis.performance, Some(1.5));
+    assert_eq!(l.kpis.performance, Some(1.0));
     assert_eq!(l.kpis.unplanned_downtime_s, 14.0);
     assert_eq!(l.kpis.open_alerts, 2);
     assert_eq!((l.health.down, l.health.warning, l.health.unknown), (2, 1, 8));
