@@ -10,7 +10,7 @@ use doppel_store::{SeriesId, Store};
 use crate::IngestError;
 use crate::payload::{RawSample, Rejected};
 
-/// Samples further than this ahead of the receive clock are rejected (clock errors).
+/// By default, samples further than this ahead of the receive clock are rejected (clock errors).
 pub const MAX_FUTURE_NS: i64 = 24 * 3600 * time::NANOS_PER_SEC;
 /// Samples before 1990-01-01 are rejected (an unset device clock sends 1970).
 pub const MIN_TS_NS: i64 = 631_152_000 * time::NANOS_PER_SEC;
@@ -34,6 +34,7 @@ pub struct Catalog {
     plant: Arc<Plant>,
     assets: HashMap<String, AssetEntry>,
     series: Vec<Vec<SeriesId>>,
+    max_future_ns: i64,
 }
 
 impl Catalog {
@@ -52,7 +53,18 @@ impl Catalog {
             assets.insert(a.id.clone(), (ai as u32, signals));
             series.push(ids);
         }
-        Ok(Catalog { plant, assets, series })
+        Ok(Catalog {
+            plant,
+            assets,
+            series,
+            max_future_ns: MAX_FUTURE_NS,
+        })
+    }
+
+    /// How far ahead of the receive clock a sample may be (`i64::MAX`: no limit, e.g. for a
+    /// simulator running faster than real time).
+    pub fn set_max_future_ns(&mut self, ns: i64) {
+        self.max_future_ns = ns;
     }
 
     pub fn plant(&self) -> &Arc<Plant> {
@@ -126,10 +138,11 @@ impl Catalog {
                 format!("{} is before 1990: is the device clock set?", time::format_rfc3339(raw.ts_ns)),
             ));
         }
-        if raw.ts_ns > receive_ns.saturating_add(MAX_FUTURE_NS) {
+        if raw.ts_ns > receive_ns.saturating_add(self.max_future_ns) {
+            let hours = self.max_future_ns as f64 / (3600.0 * time::NANOS_PER_SEC as f64);
             return Err(reject(
                 "ts",
-                format!("{} is more than 24 h ahead of the server clock", time::format_rfc3339(raw.ts_ns)),
+                format!("{} is more than {hours} h ahead of the server clock", time::format_rfc3339(raw.ts_ns)),
             ));
         }
         Ok(ResolvedSample {

@@ -83,8 +83,11 @@ pub struct Ingestor {
 
 impl Ingestor {
     /// Registers the plant's series, rebuilds context history from stored events.
-    pub fn new(plant: Arc<Plant>, store: Arc<Store>, committed: UnboundedSender<Committed>) -> Result<Ingestor, IngestError> {
-        let catalog = Catalog::new(plant, &store)?;
+    /// `max_future_ns`: how far ahead of the server clock a sample timestamp may be
+    /// ([`crate::catalog::MAX_FUTURE_NS`] by default; `i64::MAX` for none).
+    pub fn new(plant: Arc<Plant>, store: Arc<Store>, committed: UnboundedSender<Committed>, max_future_ns: i64) -> Result<Ingestor, IngestError> {
+        let mut catalog = Catalog::new(plant, &store)?;
+        catalog.set_max_future_ns(max_future_ns);
         let mut tracker = ContextTracker::new();
         let events = store.query_events(&EventFilter {
             kinds: Some(vec![CONTEXT_EVENT.to_string()]),

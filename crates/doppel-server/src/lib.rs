@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub mqtt_sessions: usize,
     /// Delete stored data older than this.
     pub retention: Option<Duration>,
+    /// Reject samples stamped further than this ahead of the server clock (None: no limit).
+    pub max_future: Option<Duration>,
 }
 
 /// Shared state of the running server.
@@ -92,9 +94,11 @@ pub struct Running {
 pub fn build_state(
     plant: Arc<Plant>,
     store: Arc<Store>,
+    max_future: Option<Duration>,
 ) -> Result<(Arc<AppState>, tokio::sync::mpsc::UnboundedReceiver<doppel_ingest::Committed>), ServerError> {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let ingestor = Arc::new(Ingestor::new(plant.clone(), store.clone(), tx)?);
+    let max_future_ns = max_future.map_or(i64::MAX, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
+    let ingestor = Arc::new(Ingestor::new(plant.clone(), store.clone(), tx, max_future_ns)?);
     let now = time::now();
     let mut twins = TwinRuntime::new(plant.clone(), now);
     live::restore_twins(&mut twins, &ingestor)?;
@@ -125,7 +129,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         .await
         .map_err(|e| ServerError::Config(e.to_string()))??;
     let store = Arc::new(store);
-    let (state, committed) = build_state(config.plant.clone(), store)?;
+    let (state, committed) = build_state(config.plant.clone(), store, config.max_future)?;
     tokio::spawn(live::run_twins(state.clone(), committed));
     tokio::spawn(live::run_ticks(state.clone()));
 

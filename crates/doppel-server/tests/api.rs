@@ -20,7 +20,7 @@ fn plant() -> Arc<Plant> {
 async fn setup() -> (Arc<AppState>, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(Store::open(StoreConfig::new(dir.path())).unwrap());
-    let (state, rx) = build_state(plant(), store).unwrap();
+    let (state, rx) = build_state(plant(), store, Some(std::time::Duration::from_secs(86_400))).unwrap();
     tokio::spawn(live::run_twins(state.clone(), rx));
     (state, dir)
 }

@@ -383,6 +383,7 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
         mqtt_client_id: "doppel-ingest".into(),
         mqtt_sessions: sessions,
         retention: None,
+        max_future: Some(Duration::from_secs(86_400)),
     })
     .await?;
     let state = running.state.clone();

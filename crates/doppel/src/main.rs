@@ -84,6 +84,10 @@ struct ServerArgs {
     /// Delete stored data older than this many days.
     #[arg(long)]
     retention_days: Option<u64>,
+    /// Quarantine samples stamped more than this many hours ahead of the server clock (device
+    /// clock errors); 0 = no limit. The demo lifts the limit when --speed > 1.
+    #[arg(long, default_value_t = 24)]
+    max_future_hours: u64,
 }
 
 #[derive(Args)]
@@ -96,7 +100,8 @@ struct DemoArgs {
     /// Random seed of the simulator (same seed, same plant history).
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    /// Simulated seconds per real second.
+    /// Simulated seconds per real second. Above 1 the plant's clock runs ahead of the wall clock
+    /// (its timestamps are in the future; query history with explicit start/end).
     #[arg(long, default_value_t = 1.0)]
     speed: f64,
     /// Time scale of degradation (1 = realistic months to failure; the demo default makes
@@ -206,6 +211,7 @@ fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
         mqtt_client_id: a.mqtt_client_id.clone(),
         mqtt_sessions: a.mqtt_sessions.max(1),
         retention: a.retention_days.map(|d| std::time::Duration::from_secs(d * 86_400)),
+        max_future: (a.max_future_hours > 0).then(|| std::time::Duration::from_secs(a.max_future_hours * 3600)),
     })
 }
 
@@ -228,7 +234,12 @@ async fn serve(a: ServeArgs) -> Result<()> {
 
 async fn demo(a: DemoArgs) -> Result<()> {
     let plant = load_plant(a.plant.as_ref())?;
-    let running = doppel_server::start(server_config(plant.clone(), &a.server)?).await?;
+    let mut config = server_config(plant.clone(), &a.server)?;
+    if a.speed > 1.0 {
+        // The simulated clock runs ahead of the wall clock: accept its future timestamps.
+        config.max_future = None;
+    }
+    let running = doppel_server::start(config).await?;
     announce(&running);
     let mqtt = running.mqtt_addr.context("the demo needs the embedded MQTT broker")?;
     let sim = simrun::SimArgs {
