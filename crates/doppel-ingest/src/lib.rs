@@ -43,7 +43,7 @@ struct BulkSample<'a> {
     #[serde(borrow)]
     signal: &'a str,
     #[serde(borrow)]
-    ts: Option<&'a serde_json::value::RawValue>,
+    ts: Option<payload::Ts<'a>>,
     value: Option<f64>,
     #[serde(borrow)]
     unit: Option<&'a str>,
@@ -73,16 +73,7 @@ pub fn parse_bulk(body: &[u8], receive_ns: i64) -> Result<(Vec<payload::RawSampl
     let mut rejected = Vec::new();
     for (i, item) in bulk.samples.iter().enumerate() {
         let parsed = serde_json::from_str::<BulkSample<'_>>(item.get()).map_err(|e| e.to_string()).and_then(|b| {
-            let ts = match b.ts {
-                None => receive_ns,
-                Some(raw) => {
-                    let one = format!("{{\"ts\":{},\"value\":0}}", raw.get());
-                    match payload::parse_message("doppel/v1/data/x/y", one.as_bytes(), receive_ns) {
-                        Ok(payload::Parsed::Samples { samples, .. }) if !samples.is_empty() => samples[0].ts_ns,
-                        Ok(_) | Err(_) => return Err(format!("ts {} is not an RFC 3339 timestamp nor epoch milliseconds", raw.get())),
-                    }
-                }
-            };
+            let ts = payload::ts_to_ns(b.ts.as_ref(), "ts", receive_ns).map_err(|r| r.reason)?;
             Ok(payload::RawSample {
                 asset: b.asset.to_string(),
                 signal: b.signal.to_string(),

@@ -61,7 +61,8 @@ pub enum PayloadError {
 
 /// A timestamp as sent: integer epoch milliseconds, an RFC 3339 string, or a float of milliseconds.
 /// Deserialised with a visitor (not an untagged enum) because this is on the hot path.
-enum Ts<'a> {
+#[derive(Debug)]
+pub(crate) enum Ts<'a> {
     Millis(i64),
     Text(&'a str),
     Float(f64),
@@ -95,7 +96,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for Ts<'a> {
     }
 }
 
-fn ts_to_ns(ts: Option<&Ts<'_>>, field: &str, receive_ns: i64) -> Result<i64, Rejected> {
+pub(crate) fn ts_to_ns(ts: Option<&Ts<'_>>, field: &str, receive_ns: i64) -> Result<i64, Rejected> {
     match ts {
         None => Ok(receive_ns),
         Some(Ts::Millis(ms)) => ms.checked_mul(time::NANOS_PER_MILLI).ok_or_else(|| Rejected {

@@ -204,12 +204,7 @@ struct HistoryQuery {
 
 /// Parses a query timestamp: RFC 3339 or integer epoch milliseconds.
 fn parse_time(field: &str, v: &str) -> ApiResult<i64> {
-    if let Ok(ms) = v.parse::<i64>() {
-        return ms
-            .checked_mul(time::NANOS_PER_MILLI)
-            .ok_or_else(|| ApiError::bad(field, format!("{v} ms is out of range")));
-    }
-    time::parse_rfc3339(v).ok_or_else(|| ApiError::bad(field, format!("'{v}' is not an RFC 3339 timestamp nor epoch milliseconds")))
+    time::parse_user_time(v).ok_or_else(|| ApiError::bad(field, format!("'{v}' is not an RFC 3339 timestamp nor epoch milliseconds (in range)")))
 }
 
 async fn signal_history(

@@ -53,10 +53,7 @@ enum What {
 }
 
 fn parse_time(flag: &str, v: &str) -> Result<i64> {
-    if let Ok(ms) = v.parse::<i64>() {
-        return Ok(ms.saturating_mul(time::NANOS_PER_MILLI));
-    }
-    time::parse_rfc3339(v).with_context(|| format!("{flag} '{v}' is not an RFC 3339 time nor epoch milliseconds"))
+    time::parse_user_time(v).with_context(|| format!("{flag} '{v}' is not an RFC 3339 time nor epoch milliseconds (in range)"))
 }
 
 pub fn run(a: QueryArgs) -> Result<()> {
