@@ -61,6 +61,20 @@ pub struct QuarantineEntry {
     pub excerpt: Option<String>,
 }
 
+impl QuarantineEntry {
+    /// A record of `source` (topic or "http") about `field`, not tied to an asset.
+    pub fn new(source: &str, field: impl Into<String>, reason: impl Into<String>) -> QuarantineEntry {
+        QuarantineEntry {
+            source: source.to_string(),
+            asset: None,
+            signal: None,
+            field: field.into(),
+            reason: reason.into(),
+            excerpt: None,
+        }
+    }
+}
+
 /// Callback run once a message is durable (or failed).
 pub type Done = Box<dyn FnOnce(Result<Outcome, IngestError>) + Send + 'static>;
 
@@ -144,18 +158,16 @@ impl Ingestor {
         let mut acc = Accumulator::default();
         for (source, payload) in messages {
             match crate::payload::parse_message(source, payload, receive_ns) {
-                Err(e) => acc.quarantined.push(QuarantineEntry {
-                    source: source.to_string(),
-                    asset: None,
-                    signal: None,
-                    field: match &e {
+                Err(e) => {
+                    let field = match &e {
                         PayloadError::Field { field, .. } => field.clone(),
                         PayloadError::Topic { .. } => "topic".into(),
                         _ => "payload".into(),
-                    },
-                    reason: e.to_string(),
-                    excerpt: Some(excerpt(payload)),
-                }),
+                    };
+                    let mut entry = QuarantineEntry::new(source, field, e.to_string());
+                    entry.excerpt = Some(excerpt(payload));
+                    acc.quarantined.push(entry);
+                }
                 Ok(Parsed::Context { line, ts_ns, update }) => match self.set_context(source, &line, ts_ns, update) {
                     Ok(o) => {
                         acc.quarantined.extend(o.quarantined);
@@ -172,14 +184,7 @@ impl Ingestor {
     /// Stores a context change of a line durably, then applies it.
     pub fn set_context(&self, source: &str, line: &str, ts_ns: i64, update: doppel_model::ContextUpdate) -> Result<Outcome, IngestError> {
         if self.plant().line(line).is_none() {
-            let entry = QuarantineEntry {
-                source: source.to_string(),
-                asset: None,
-                signal: None,
-                field: "line".into(),
-                reason: format!("unknown line '{line}': it is not in the plant file"),
-                excerpt: None,
-            };
+            let entry = QuarantineEntry::new(source, "line", format!("unknown line '{line}': it is not in the plant file"));
             self.quarantine(vec![entry.clone()])?;
             return Ok(Outcome {
                 quarantined: vec![entry],
@@ -218,14 +223,8 @@ impl Ingestor {
     }
 
     fn resolve_into(&self, source: &str, samples: &[RawSample], rejected: Vec<Rejected>, receive_ns: i64, acc: &mut Accumulator) {
-        acc.quarantined.extend(rejected.into_iter().map(|r| QuarantineEntry {
-            source: source.to_string(),
-            asset: None,
-            signal: None,
-            field: r.field,
-            reason: r.reason,
-            excerpt: None,
-        }));
+        acc.quarantined
+            .extend(rejected.into_iter().map(|r| QuarantineEntry::new(source, r.field, r.reason)));
         acc.good.reserve(samples.len());
         acc.store_batch.reserve(samples.len());
         let contexts = self.contexts.lock();
@@ -244,12 +243,9 @@ impl Ingestor {
                     acc.good.push(CommittedSample { sample: s, context_id });
                 }
                 Err(r) => acc.quarantined.push(QuarantineEntry {
-                    source: source.to_string(),
                     asset: Some(raw.asset.clone()),
                     signal: Some(raw.signal.clone()),
-                    field: r.field,
-                    reason: r.reason,
-                    excerpt: None,
+                    ..QuarantineEntry::new(source, r.field, r.reason)
                 }),
             }
         }

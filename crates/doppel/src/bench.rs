@@ -211,30 +211,16 @@ fn free_addr() -> Result<SocketAddr> {
 
 /// Publishes `n` QoS 1 messages as fast as the broker takes them; returns when all are PUBACKed.
 async fn publish_all(url: &str, id: &str, msgs: &[(String, String)], n: u64) -> Result<()> {
-    let mut o = ClientSettings::new(url, id).options(true)?;
-    o.set_inflight(1000);
-    let (client, mut ev) = AsyncClient::new(o, 10_000);
-    let acked = Arc::new(AtomicU64::new(0));
-    let acked2 = acked.clone();
-    let poll = tokio::spawn(async move {
-        loop {
-            match ev.poll().await {
-                Ok(Event::Incoming(Packet::PubAck(_))) => {
-                    acked2.fetch_add(1, Ordering::Relaxed);
-                }
-                Ok(_) => {}
-                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
-            }
-        }
-    });
+    let publisher = crate::publisher::Publisher::connect(url, id)?;
     for i in 0..n {
         let (t, b) = &msgs[(i as usize) % msgs.len()];
-        client.publish(t.clone(), QoS::AtLeastOnce, false, b.clone()).await?;
+        publisher.client.publish(t.clone(), QoS::AtLeastOnce, false, b.clone()).await?;
     }
-    while acked.load(Ordering::Relaxed) < n {
-        tokio::time::sleep(Duration::from_millis(5)).await;
+    let acked = publisher.wait_acked(n, Duration::from_secs(600)).await;
+    publisher.close().await;
+    if acked < n {
+        bail!("the broker acknowledged only {acked} of {n} messages");
     }
-    poll.abort();
     Ok(())
 }
 
@@ -447,16 +433,7 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
             }
         }
     });
-    let mut o = ClientSettings::new(url.clone(), "bench-latency").options(true)?;
-    o.set_inflight(1000);
-    let (client, mut ev) = AsyncClient::new(o, 10_000);
-    let poll = tokio::spawn(async move {
-        loop {
-            if ev.poll().await.is_err() {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-        }
-    });
+    let publisher = crate::publisher::Publisher::connect(&url, "bench-latency")?;
     let total = latency_rate * latency_secs;
     let start = Instant::now();
     for i in 0..total {
@@ -466,10 +443,11 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
             tokio::time::sleep(due - el).await;
         }
         let (t, v) = &per_asset[(i as usize) % per_asset.len()];
-        client.publish(t.clone(), QoS::AtLeastOnce, false, body(v, time::now())).await?;
+        publisher.client.publish(t.clone(), QoS::AtLeastOnce, false, body(v, time::now())).await?;
     }
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    poll.abort();
+    publisher.wait_acked(total, Duration::from_secs(30)).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    publisher.close().await;
     collector.abort();
     let mut l = lat.take();
     l.sort_unstable();

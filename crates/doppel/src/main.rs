@@ -1,6 +1,7 @@
 //! `doppel`: command-line glue over the library crates. `main` only parses and dispatches.
 
 mod bench;
+mod publisher;
 mod query;
 mod simrun;
 

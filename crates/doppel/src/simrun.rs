@@ -7,10 +7,9 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result};
 use clap::Args;
-use doppel_ingest::mqtt::ClientSettings;
 use doppel_model::time;
 use doppel_sim::{PlantSim, SimConfig};
-use rumqttc::{AsyncClient, QoS};
+use rumqttc::QoS;
 use serde_json::{Map, Value, json};
 
 #[derive(Args, Clone)]
@@ -76,28 +75,8 @@ pub async fn run(a: SimArgs) -> Result<()> {
         None => None,
     };
 
-    let mut opts = ClientSettings::new(a.mqtt_url.clone(), a.client_id.clone()).options(true)?;
-    opts.set_inflight(1000);
-    let (client, mut eventloop) = AsyncClient::new(opts, 10_000);
-    let acked = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-    let acked_in_poller = acked.clone();
-    let closing = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let closing_in_poller = closing.clone();
-    let poller = tokio::spawn(async move {
-        loop {
-            match eventloop.poll().await {
-                Ok(rumqttc::Event::Incoming(rumqttc::Packet::PubAck(_))) => {
-                    acked_in_poller.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                }
-                Ok(_) => {}
-                Err(_) if closing_in_poller.load(std::sync::atomic::Ordering::Relaxed) => return,
-                Err(e) => {
-                    tracing::warn!(error = %e, "simulator MQTT connection error; retrying");
-                    tokio::time::sleep(Duration::from_millis(500)).await;
-                }
-            }
-        }
-    });
+    let publisher = crate::publisher::Publisher::connect(&a.mqtt_url, &a.client_id)?;
+    let client = &publisher.client;
     let mut published: u64 = 0;
 
     let steps = a.duration.map(|d| (d / step_s).ceil() as u64);
@@ -163,18 +142,11 @@ pub async fn run(a: SimArgs) -> Result<()> {
         b.finish();
     }
     // Leave only once the broker acknowledged every QoS 1 publish (or after 30 s).
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while acked.load(std::sync::atomic::Ordering::Relaxed) < published && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let n = acked.load(std::sync::atomic::Ordering::Relaxed);
+    let n = publisher.wait_acked(published, Duration::from_secs(30)).await;
     if n < published {
         tracing::warn!(published, acknowledged = n, "broker did not acknowledge every message");
     }
     println!("published {published} messages ({n} acknowledged by the broker) over {k} simulated steps");
-    closing.store(true, std::sync::atomic::Ordering::Relaxed);
-    let _ = client.disconnect().await;
-    tokio::time::sleep(Duration::from_millis(100)).await;
-    poller.abort();
+    publisher.close().await;
     Ok(())
 }
