@@ -62,21 +62,7 @@ fn bad_samples_are_quarantined_and_good_ones_kept_over_http_and_mqtt() {
     let dir = tempdir("badinput");
     let port = free_port();
     let mqtt = free_port();
-    let mut d = Doppel::start(
-        &[
-            "serve",
-            "--plant",
-            example_plant().to_str().unwrap(),
-            "--port",
-            &port.to_string(),
-            "--mqtt-port",
-            &mqtt.to_string(),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-        port,
-        &dir.join("log.txt"),
-    );
+    let mut d = Doppel::serve(port, &dir, &["--mqtt-port", &mqtt.to_string()]);
     let t = now_ms() - 60_000;
 
     // HTTP: one good sample among bad ones.

@@ -17,19 +17,7 @@ const PER_BATCH: i64 = 250;
 fn kill_9_during_http_ingest_loses_no_acknowledged_sample() {
     let dir = tempdir("kill9");
     let port = free_port();
-    let args_owned: Vec<String> = vec![
-        "serve".into(),
-        "--plant".into(),
-        example_plant().display().to_string(),
-        "--no-mqtt".into(),
-        "--port".into(),
-        port.to_string(),
-        "--data-dir".into(),
-        dir.display().to_string(),
-    ];
-    let args: Vec<&str> = args_owned.iter().map(String::as_str).collect();
-    let log = dir.join("log.txt");
-    let mut d = Doppel::start(&args, port, &log);
+    let mut d = Doppel::serve(port, &dir, &["--no-mqtt"]);
     let base = now_ms() - 3_600_000;
     let acked: Arc<Mutex<BTreeMap<(usize, i64), f64>>> = Arc::new(Mutex::new(BTreeMap::new()));
     let stop = Arc::new(AtomicBool::new(false));
@@ -79,15 +67,13 @@ fn kill_9_during_http_ingest_loses_no_acknowledged_sample() {
         let wait = 300 + rng % 900;
         std::thread::sleep(Duration::from_millis(wait));
         let before = acked.lock().unwrap().len();
-        d.kill9();
         assert!(before > 0 || round > 0, "no batch was acknowledged before the first kill");
-        d = Doppel::start(&args, port, &log);
+        d.crash_and_restart();
     }
     std::thread::sleep(Duration::from_millis(500));
     stop.store(true, Ordering::Relaxed);
     let batches: u64 = clients.into_iter().map(|c| c.join().unwrap()).sum();
-    d.kill9();
-    let d = Doppel::start(&args, port, &log);
+    d.crash_and_restart();
 
     let acked = acked.lock().unwrap();
     assert!(batches >= 10, "too little was ingested to mean anything: {batches} batches");

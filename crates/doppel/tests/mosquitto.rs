@@ -60,20 +60,8 @@ fn mqtt_via_mosquitto_survives_kill_9_without_losing_broker_accepted_messages() 
     let port = free_port();
     let data = dir.join("data");
     let url = format!("mqtt://127.0.0.1:{mport}");
-    let args_owned: Vec<String> = vec![
-        "serve".into(),
-        "--plant".into(),
-        example_plant().display().to_string(),
-        "--mqtt-url".into(),
-        url,
-        "--port".into(),
-        port.to_string(),
-        "--data-dir".into(),
-        data.display().to_string(),
-    ];
-    let args: Vec<&str> = args_owned.iter().map(String::as_str).collect();
-    let log = dir.join("doppel.log");
-    let mut d = Doppel::start(&args, port, &log);
+    let mut d = Doppel::serve(port, &data, &["--mqtt-url", &url]);
+    let log = d.log.clone();
     // The persistent session must exist before publishing (it is created by the first subscription).
     let deadline = Instant::now() + Duration::from_secs(10);
     while d.get("/api/health")["mqtt"]["connects"].as_u64() == Some(0) {
@@ -120,12 +108,10 @@ fn mqtt_via_mosquitto_survives_kill_9_without_losing_broker_accepted_messages() 
     for round in 0..3 {
         std::thread::sleep(Duration::from_millis(700));
         let sent = published.load(Ordering::Relaxed);
-        d.kill9();
+        d.crash_and_restart();
         if round == 0 {
             assert!(sent > 0 && sent < MESSAGES, "the first kill must land mid-stream (published {sent})");
         }
-        std::thread::sleep(Duration::from_millis(200));
-        d = Doppel::start(&args, port, &log);
     }
     rt.block_on(publisher).unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);

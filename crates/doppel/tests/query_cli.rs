@@ -9,20 +9,7 @@ use common::*;
 fn query_reads_series_history_and_events_of_a_stopped_server() {
     let dir = tempdir("query");
     let port = free_port();
-    let mut d = Doppel::start(
-        &[
-            "serve",
-            "--plant",
-            example_plant().to_str().unwrap(),
-            "--no-mqtt",
-            "--port",
-            &port.to_string(),
-            "--data-dir",
-            dir.to_str().unwrap(),
-        ],
-        port,
-        &dir.join("log.txt"),
-    );
+    let mut d = Doppel::serve(port, &dir, &["--no-mqtt"]);
     let t = now_ms() - 600_000;
     let body = format!(
         r#"{{"samples":[{{"asset":"l2-cnc-3","signal":"spindle_temp","ts":{t},"value":31.5}},{{"asset":"l2-cnc-3","signal":"spindle_temp","ts":{},"value":32.5}},{{"asset":"ghost","signal":"x","ts":{t},"value":1}}]}}"#,

@@ -23,6 +23,7 @@ pub struct Doppel {
     pub child: Child,
     pub http: SocketAddr,
     pub log: PathBuf,
+    args: Vec<String>,
 }
 
 impl Doppel {
@@ -40,9 +41,27 @@ impl Doppel {
             child,
             http: SocketAddr::from(([127, 0, 0, 1], http_port)),
             log: log.to_path_buf(),
+            args: args.iter().map(|a| a.to_string()).collect(),
         };
         d.wait_healthy(Duration::from_secs(60));
         d
+    }
+
+    /// `doppel serve` of the example plant on `http_port` with its data (and log) in `data_dir`.
+    pub fn serve(http_port: u16, data_dir: &Path, extra: &[&str]) -> Doppel {
+        std::fs::create_dir_all(data_dir).unwrap();
+        let (plant, port, dir) = (example_plant().display().to_string(), http_port.to_string(), data_dir.display().to_string());
+        let mut args = vec!["serve", "--plant", &plant, "--port", &port, "--data-dir", &dir];
+        args.extend_from_slice(extra);
+        Doppel::start(&args, http_port, &data_dir.join("doppel.log"))
+    }
+
+    /// SIGKILL, then the same command again (same ports, same data directory).
+    pub fn crash_and_restart(&mut self) {
+        self.kill9();
+        let args: Vec<&str> = self.args.iter().map(String::as_str).collect();
+        let port = self.http.port();
+        *self = Doppel::start(&args, port, &self.log.clone());
     }
 
     pub fn wait_healthy(&mut self, limit: Duration) {
