@@ -17,8 +17,10 @@ pub mod envelope;
 pub mod plant;
 pub mod time;
 pub mod units;
+pub mod wave;
 
 pub use context::{ContextUpdate, LineContext};
 pub use envelope::{Envelope, EnvelopeSet, Range, Selector, Status};
 pub use plant::{Area, Asset, AssetType, Component, Diagnostic, Line, Plant, PlantError, Production, RunningRule, Signal, SignalKind, Site};
 pub use units::{Dimension, Unit, UnitError};
+pub use wave::{Encoding, FrameError, WaveFrame};

@@ -24,8 +24,12 @@ pub struct StoreConfig {
     pub memtable_max_samples: usize,
     /// Freeze and flush a non-empty memtable at least this often.
     pub flush_interval: Duration,
-    /// Delete day partitions older than this (None = keep forever).
+    /// Delete day partitions older than this (None = keep forever). Waveform captures older
+    /// than this are deleted too.
     pub retention: Option<Duration>,
+    /// Keep at most this many bytes of waveform captures per (asset, signal), deleting the
+    /// oldest first (None = no limit).
+    pub capture_max_bytes_per_channel: Option<u64>,
     /// Compact a day once it has more than this many segments (past days are compacted once they have 2).
     pub compaction_max_segments: usize,
     /// Backpressure: `submit`/`append` block while more than this many bytes are queued for the WAL writer.
@@ -66,6 +70,11 @@ impl StoreConfig {
         self.retention = d;
         self
     }
+    /// Sets the per-channel byte limit of the waveform captures.
+    pub fn with_capture_max_bytes_per_channel(mut self, bytes: Option<u64>) -> Self {
+        self.capture_max_bytes_per_channel = bytes;
+        self
+    }
     /// Sets the per-day segment count that triggers compaction.
     pub fn with_compaction_max_segments(mut self, n: usize) -> Self {
         self.compaction_max_segments = n.max(1);
@@ -91,6 +100,7 @@ impl Default for StoreConfig {
             memtable_max_samples: 2_000_000,
             flush_interval: Duration::from_secs(60),
             retention: None,
+            capture_max_bytes_per_channel: None,
             compaction_max_segments: 8,
             max_pending_bytes: 64 << 20,
             row_group_rows: 128 * 1024,

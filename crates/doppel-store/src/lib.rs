@@ -30,7 +30,8 @@
 //!   deduplicated; row-group statistics), `rollup/day=.../seg-<order>-<version>.parquet`
 //!   (1-minute rollups: series, bucket_start, min, max, sum, count, last_value, last_ts),
 //!   `events/day=.../seg-<order>-<version>.parquet` (seq, ts, kind, subject, payload) and
-//!   `catalog.bin` (series keys + next event sequence, CRC protected). Each Parquet file
+//!   `catalog.bin` (series keys + next event sequence, CRC protected), and
+//!   `captures/{asset}/{signal}/{t0_ns}.dwc` (raw waveform captures, see [`capture`]). Each Parquet file
 //!   carries a per-series row-range index in its footer key/value metadata
 //!   (`doppel.index`), so a one-series query reads only the needed row groups/pages.
 //! * **Ordering invariant.** Every segment has an *order*: flushes get increasing orders;
@@ -48,6 +49,7 @@
 
 #![warn(missing_docs)]
 
+pub mod capture;
 mod config;
 mod error;
 mod memtable;
@@ -58,6 +60,7 @@ pub mod wal;
 
 pub mod bench;
 
+pub use capture::{CaptureFrame, CaptureMeta, CaptureStore};
 pub use config::{StoreConfig, SyncMode};
 pub use error::{Result, StoreError};
 pub use store::{MAX_BUCKETS, Store};

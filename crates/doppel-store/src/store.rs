@@ -9,6 +9,7 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, RwLock, RwLockReadGuard, RwLock
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use crate::capture::CaptureStore;
 use crate::config::{StoreConfig, SyncMode};
 use crate::error::{IoContext, Result, StoreError};
 use crate::memtable::{MemPoint, Memtable, sort_dedup_last};
@@ -24,6 +25,9 @@ type Done = Box<dyn FnOnce(Result<()>) + Send>;
 pub const MAX_BUCKETS: usize = 1 << 20;
 
 const CATALOG_MAGIC: &[u8; 8] = b"DPCAT001";
+
+/// Least time between two capture retention passes of the background thread.
+const CAPTURE_RETENTION_INTERVAL: Duration = Duration::from_secs(60);
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|p| p.into_inner())
@@ -181,6 +185,8 @@ struct Inner {
     failed: Mutex<Option<String>>,
     closed: AtomicBool,
     counters: Counters,
+    /// Raw waveform captures below `captures/`.
+    captures: CaptureStore,
     /// Held (flock) for the lifetime of the store: one process per directory.
     _lock: File,
 }
@@ -329,6 +335,7 @@ impl Store {
             remove_tmp_files(&root.join(k.dir_name()))?;
         }
         remove_file_if_exists(&root.join("catalog.bin.tmp"))?;
+        let captures = CaptureStore::open(root.join("captures"))?;
 
         let (keys, mut next_seq) = read_catalog(&root)?;
         let mut catalog = Catalog::default();
@@ -465,6 +472,7 @@ impl Store {
             failed: Mutex::new(None),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
+            captures,
             _lock: lock_file,
         });
         let w = inner.clone();
@@ -486,6 +494,11 @@ impl Store {
     /// The configuration the store was opened with.
     pub fn config(&self) -> &StoreConfig {
         &self.inner.cfg
+    }
+
+    /// The raw waveform captures kept below `{dir}/captures`.
+    pub fn captures(&self) -> &CaptureStore {
+        &self.inner.captures
     }
 
     /// Registers `key` (idempotent) and returns its id; durable when this returns Ok.
@@ -807,7 +820,9 @@ impl Store {
     }
 
     /// Deletes whole day partitions that ended before `now_ns - retention`. Returns the
-    /// number of day partitions removed (0 when no retention is configured).
+    /// number of day partitions removed (0 when no retention is configured). Also applies
+    /// retention to the waveform captures: those older than `retention` and, per channel,
+    /// the oldest beyond [`StoreConfig::capture_max_bytes_per_channel`].
     pub fn enforce_retention(&self, now_ns: i64) -> Result<usize> {
         let _g = lock(&self.inner.maint);
         self.inner.enforce_retention(now_ns)
@@ -1199,6 +1214,7 @@ impl Inner {
 
     fn background_loop(self: Arc<Self>) {
         let mut last_maint = std::time::Instant::now();
+        let mut last_capture_retention: Option<std::time::Instant> = None;
         loop {
             let job = {
                 let mut ctl = lock(&self.flush);
@@ -1247,14 +1263,22 @@ impl Inner {
             }
             if last_maint.elapsed() >= self.cfg.maintenance_interval {
                 last_maint = std::time::Instant::now();
-                let _g = lock(&self.maint);
-                if self.cfg.auto_compact {
-                    let today = day_of(now_ns());
-                    let max = self.cfg.compaction_max_segments;
-                    let _ = self.compact(|day, n| n > max || (day < today && n > 1));
+                {
+                    let _g = lock(&self.maint);
+                    if self.cfg.auto_compact {
+                        let today = day_of(now_ns());
+                        let max = self.cfg.compaction_max_segments;
+                        let _ = self.compact(|day, n| n > max || (day < today && n > 1));
+                    }
+                    if self.cfg.retention.is_some() {
+                        let _ = self.enforce_series_retention(now_ns());
+                    }
                 }
-                if self.cfg.retention.is_some() {
-                    let _ = self.enforce_retention(now_ns());
+                // Capture retention lists directories (without holding `maint`: captures are
+                // not segments), so it runs at most once a minute.
+                if last_capture_retention.is_none_or(|t| t.elapsed() >= CAPTURE_RETENTION_INTERVAL) {
+                    last_capture_retention = Some(std::time::Instant::now());
+                    let _ = self.enforce_capture_retention(now_ns());
                 }
             }
         }
@@ -1459,6 +1483,21 @@ impl Inner {
     }
 
     fn enforce_retention(&self, now_ns: i64) -> Result<usize> {
+        let days = self.enforce_series_retention(now_ns)?;
+        self.enforce_capture_retention(now_ns)?;
+        Ok(days)
+    }
+
+    /// Deletes captures older than `retention` and beyond the per-channel byte limit.
+    fn enforce_capture_retention(&self, now_ns: i64) -> Result<()> {
+        let max_age = self.cfg.retention.map(|r| i64::try_from(r.as_nanos()).unwrap_or(i64::MAX));
+        if max_age.is_some() || self.cfg.capture_max_bytes_per_channel.is_some() {
+            self.captures.enforce(now_ns, max_age, self.cfg.capture_max_bytes_per_channel)?;
+        }
+        Ok(())
+    }
+
+    fn enforce_series_retention(&self, now_ns: i64) -> Result<usize> {
         let Some(ret) = self.cfg.retention else {
             return Ok(0);
         };
