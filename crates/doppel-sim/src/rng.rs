@@ -2,6 +2,8 @@
 //! from `(seed, stream id)`, so the numbers an asset sees do not depend on how many other assets exist
 //! or in which order they are stepped.
 
+use std::sync::LazyLock;
+
 use rand_chacha::ChaCha8Rng;
 use rand_core::{Rng, SeedableRng};
 
@@ -9,6 +11,9 @@ use rand_core::{Rng, SeedableRng};
 pub(crate) const ASSET_STREAMS: u64 = 1 << 32;
 pub(crate) const LINE_STREAMS: u64 = 2 << 32;
 pub(crate) const SITE_STREAMS: u64 = 3 << 32;
+/// Waveform frames: `WAVE_STREAMS + asset index · 256 + signal index` (one stream per waveform signal, so frames
+/// never disturb the asset's own stream).
+pub(crate) const WAVE_STREAMS: u64 = 4 << 32;
 
 #[derive(Debug, Clone)]
 pub(crate) struct Stream {
@@ -21,6 +26,10 @@ impl Stream {
         let mut rng = ChaCha8Rng::seed_from_u64(seed);
         rng.set_stream(stream);
         Stream { rng, spare_normal: None }
+    }
+
+    pub(crate) fn next_u64(&mut self) -> u64 {
+        self.rng.next_u64()
     }
 
     /// Uniform in [0, 1).
@@ -95,6 +104,63 @@ impl Stream {
     }
 }
 
+/// Ziggurat of the standard normal density with 128 layers (Marsaglia & Tsang 2000, in Doornik's 2005 ZIGNOR
+/// form): `x[i]` are the layer edges, `ratio[i] = x[i+1]/x[i]` the share of a layer that is accepted at once.
+struct Ziggurat {
+    x: [f64; 129],
+    ratio: [f64; 128],
+}
+
+const ZIG_R: f64 = 3.442_619_855_899;
+const ZIG_V: f64 = 9.912_563_035_262_17e-3;
+
+static ZIGGURAT: LazyLock<Ziggurat> = LazyLock::new(|| {
+    let f = |x: f64| (-0.5 * x * x).exp();
+    let mut x = [0.0; 129];
+    x[0] = ZIG_V / f(ZIG_R);
+    x[1] = ZIG_R;
+    for i in 2..128 {
+        x[i] = (-2.0 * (ZIG_V / x[i - 1] + f(x[i - 1])).ln()).sqrt();
+    }
+    let mut ratio = [0.0; 128];
+    for i in 0..128 {
+        ratio[i] = x[i + 1] / x[i];
+    }
+    Ziggurat { x, ratio }
+});
+
+impl Stream {
+    /// Standard normal by the ziggurat method: one 64-bit draw per value in 99 % of cases, about four times
+    /// faster than [`Stream::normal`]. Used for the broadband noise of waveform frames.
+    pub(crate) fn normal_fast(&mut self) -> f64 {
+        let z = &*ZIGGURAT;
+        loop {
+            let bits = self.rng.next_u64();
+            let i = (bits & 0x7f) as usize;
+            let u = 2.0 * (((bits >> 11) as f64 + 0.5) * (1.0 / (1u64 << 53) as f64)) - 1.0;
+            if u.abs() < z.ratio[i] {
+                return u * z.x[i];
+            }
+            if i == 0 {
+                // the tail beyond R
+                loop {
+                    let x = -self.open01().ln() / ZIG_R;
+                    let y = -self.open01().ln();
+                    if 2.0 * y > x * x {
+                        return if u > 0.0 { ZIG_R + x } else { -ZIG_R - x };
+                    }
+                }
+            }
+            let x = u * z.x[i];
+            let f0 = (-0.5 * (z.x[i] * z.x[i] - x * x)).exp();
+            let f1 = (-0.5 * (z.x[i + 1] * z.x[i + 1] - x * x)).exp();
+            if f1 + self.uniform() * (f0 - f1) < 1.0 {
+                return x;
+            }
+        }
+    }
+}
+
 /// FNV-1a: a stable hash for product names (std's hasher is not guaranteed stable across releases).
 pub(crate) fn stable_hash(s: &str) -> u64 {
     s.bytes()
@@ -117,6 +183,21 @@ mod tests {
         }
         assert!((m / n as f64).abs() < 0.01);
         assert!((v / n as f64 - 1.0).abs() < 0.02);
+        let (mut m, mut v, mut k, mut tail) = (0.0, 0.0, 0.0, 0usize);
+        for _ in 0..n {
+            let z = s.normal_fast();
+            m += z;
+            v += z * z;
+            k += z.powi(4);
+            tail += usize::from(z.abs() > ZIG_R);
+        }
+        let nf = n as f64;
+        assert!(
+            (m / nf).abs() < 0.01 && (v / nf - 1.0).abs() < 0.02 && (k / nf - 3.0).abs() < 0.1,
+            "{m} {v} {k}"
+        );
+        // P(|z| > 3.4426) = 5.76e-4
+        assert!((tail as f64 / nf - 5.76e-4).abs() < 2e-4, "{tail}");
         for (shape, scale) in [(0.05, 2.0), (0.7, 1.0), (3.0, 0.5)] {
             let mean: f64 = (0..n).map(|_| s.gamma(shape, scale)).sum::<f64>() / n as f64;
             assert!(

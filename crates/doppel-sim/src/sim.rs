@@ -2,13 +2,15 @@
 
 use doppel_model::units::lookup;
 use doppel_model::{Asset, ContextUpdate, Dimension, LineContext, Plant, Signal, SignalKind};
+use doppel_physics::bearing::BearingGeometry;
 use doppel_physics::motor::InductionMotor;
 use doppel_physics::pump::{CentrifugalPump, SystemCurve};
 use doppel_physics::{G, ThermalNode};
 
 use crate::degradation::{Degradation, FailureMode, Transition};
-use crate::rng::{ASSET_STREAMS, LINE_STREAMS, SITE_STREAMS, Stream, stable_hash};
-use crate::{AssetReading, ComponentHealth, HealthState, SimConfig, SimError, Tick, TruthEvent, TruthKind};
+use crate::rng::{ASSET_STREAMS, LINE_STREAMS, SITE_STREAMS, Stream, WAVE_STREAMS, stable_hash};
+use crate::vibration::{FrameState, Synthesiser, VibrationLevels, VibrationProfile, impact_peak_g};
+use crate::{AssetReading, ComponentHealth, HealthState, SimConfig, SimError, Tick, TruthEvent, TruthKind, WaveFrame};
 
 const NS: f64 = 1e9;
 const MODES: [&str; 3] = ["normal", "high_load", "eco"];
@@ -29,6 +31,14 @@ const PFC_STAGE_KVAR: f64 = 5.0;
 const PFC_TARGET_TAN: f64 = 0.291_667;
 /// Thermal step used for the first tick: puts every thermal node at its steady state.
 const SETTLE_S: f64 = 1e9;
+/// Broadband noise of an accelerometer on a stopped machine (sensor and electronics only), g RMS.
+const SENSOR_NOISE_G: f64 = 0.002;
+/// 1× velocity added by impeller erosion at full wear and rated speed (erosion unbalances the impeller), mm/s.
+const IMPELLER_UNBALANCE_MM_S: f64 = 1.0;
+/// Most samples one waveform frame may hold (a 60 s frame at 64 kHz; the synthesis buffers are f64).
+const MAX_FRAME_SAMPLES: f64 = 4_194_304.0;
+/// Bearing geometry used when the bearing component does not give one: a 6205 deep-groove ball bearing.
+const DEFAULT_BEARING: [(&str, f64); 4] = [("n_balls", 9.0), ("ball_d_mm", 7.94), ("pitch_d_mm", 39.04), ("contact_angle_deg", 0.0)];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -84,7 +94,7 @@ fn known_output(kind: Kind, asset: &Asset, sig: &Signal) -> Option<(Out, &'stati
         (Kind::Motor | Kind::Pump | Kind::Conveyor | Kind::Spindle, "power") => (Out::Power, "kW"),
         (Kind::Motor, "winding_temp") => (Out::WindingTemp, "degC"),
         (Kind::Motor | Kind::Pump, "bearing_temp") | (Kind::Spindle, "spindle_temp") => (Out::BearingTemp, "degC"),
-        (Kind::Motor | Kind::Pump | Kind::Spindle, "vibration") => (Out::Vibration, "mm/s"),
+        (Kind::Motor | Kind::Pump | Kind::Spindle | Kind::Conveyor, "vibration") => (Out::Vibration, "mm/s"),
         (Kind::Pump, "flow") => (Out::Flow, "m3/h"),
         (Kind::Pump, "head") => (Out::Head, "m"),
         (Kind::Pump, "discharge_pressure") => (Out::Pressure, "bar"),
@@ -148,19 +158,19 @@ enum Model {
         m: InductionMotor,
         winding: ThermalNode,
         bearing: ThermalNode,
-        v0: f64,
     },
     Pump {
         p: CentrifugalPump,
         sys: SystemCurve,
         bearing: ThermalNode,
-        v0: f64,
         rated_shaft_kw: f64,
         suction_bar: f64,
     },
     Conveyor {
         rated_speed_mps: f64,
         rated_current_a: f64,
+        /// Drive shaft speed while the belt runs, Hz.
+        drive_hz: f64,
         states: [f64; 4],
         acc: f64,
         total: f64,
@@ -170,7 +180,6 @@ enum Model {
         rated_speed: f64,
         rated_power_kw: f64,
         temp: ThermalNode,
-        v0: f64,
         ideal_cycle_s: f64,
         pos: f64,
         total: f64,
@@ -181,6 +190,48 @@ enum Model {
         energy_kwh: f64,
     },
     None,
+}
+
+/// A waveform (accelerometer) signal: its synthesiser and frame schedule.
+#[derive(Debug, Clone)]
+struct WaveSlot {
+    name: String,
+    synth: Synthesiser,
+    rate_hz: f64,
+    n_samples: usize,
+    /// g → the signal's unit.
+    factor: f64,
+    lo: f64,
+    hi: f64,
+    /// Share of the bearing terms seen by this sensor: 1 on the monitored bearing (or when the signal names no
+    /// component), 0.5 elsewhere on the machine (longer transmission path).
+    bearing_gain: f64,
+    next_ns: i64,
+    /// Seeds of the frames (its own stream, so frames never disturb the asset's readings).
+    rng: Stream,
+}
+
+impl WaveSlot {
+    fn frame(&mut self, asset: &str, state: &FrameState, t0_ns: i64) -> WaveFrame {
+        let mut st = *state;
+        st.levels.bearing *= self.bearing_gain;
+        st.impact_g *= self.bearing_gain;
+        let seed = self.rng.next_u64();
+        let samples = self
+            .synth
+            .frame(&st, self.n_samples, seed)
+            .into_iter()
+            .map(|g| (g * self.factor).max(self.lo).min(self.hi) as f32)
+            .collect();
+        WaveFrame {
+            asset: asset.to_string(),
+            signal: self.name.clone(),
+            t0_ns,
+            sample_rate_hz: self.rate_hz,
+            shaft_rpm: st.shaft_hz * 60.0,
+            samples,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -214,6 +265,11 @@ struct AssetSim {
     impeller_stress: f64,
     /// Position among the line's conveyors (conveyors only).
     conveyor_pos: usize,
+    /// Static vibration properties (rotating machines, and any asset with an accelerometer).
+    vib: Option<VibrationProfile>,
+    /// Vibration of the last step: the source of both the `vibration` signal and the waveform frames.
+    vib_state: FrameState,
+    waves: Vec<WaveSlot>,
 }
 
 #[derive(Debug, Clone)]
@@ -260,6 +316,9 @@ pub struct PlantSim {
     lines: Vec<LineSim>,
     sites: Vec<SiteSim>,
     pending: Vec<TruthEvent>,
+    /// Waveform cadence and frame length, ns (cadence 0: no frames).
+    wave_every_ns: i64,
+    wave_frame_ns: i64,
 }
 
 fn param(a: &Asset, name: &str, default: f64) -> f64 {
@@ -434,7 +493,27 @@ impl PlantSim {
                 )));
             }
         }
+        if !(config.waveform_every_s >= 0.0 && config.waveform_every_s.is_finite()) {
+            return Err(SimError::InvalidConfig(format!(
+                "waveform_every_s = {} must be finite and >= 0 (0: no waveform frames)",
+                config.waveform_every_s
+            )));
+        }
+        if !(config.waveform_frame_s > 0.0 && config.waveform_frame_s <= 60.0) {
+            return Err(SimError::InvalidConfig(format!(
+                "waveform_frame_s = {} must be in (0, 60]",
+                config.waveform_frame_s
+            )));
+        }
+        if config.waveform_every_s > 0.0 && config.waveform_every_s < config.waveform_frame_s {
+            return Err(SimError::InvalidConfig(format!(
+                "waveform_every_s = {} must be at least waveform_frame_s = {} (frames do not overlap)",
+                config.waveform_every_s, config.waveform_frame_s
+            )));
+        }
         let step_ns = (config.step_s * NS).round() as i64;
+        let wave_every_ns = (config.waveform_every_s * NS).round() as i64;
+        let wave_frame_ns = (config.waveform_frame_s * NS).round() as i64;
         let start = config.start_ns;
         let seed = config.seed;
 
@@ -467,6 +546,7 @@ impl PlantSim {
         }
         let mut pending = Vec::new();
         let mut assets = Vec::with_capacity(plant.assets.len());
+        let g_unit = lookup("g").map_err(|e| SimError::InvalidConfig(e.to_string()))?;
         for (idx, a) in plant.assets.iter().enumerate() {
             let line = line_ids.iter().position(|(_, l)| l.id == a.line).unwrap_or(0);
             let site = plant.sites.iter().position(|s| s.id == a.site).unwrap_or(0);
@@ -505,13 +585,11 @@ impl PlantSim {
                         winding = Some(components.len());
                         components.push(Degradation::new(&w, FailureMode::InsulationAgeing, &mut rng));
                     }
-                    let v0 = rng.range(0.7, 1.2);
                     (
                         Model::Motor {
                             m,
                             winding: winding_node,
                             bearing: bearing_node,
-                            v0,
                         },
                         rng.range(0.62, 0.85),
                         0.75,
@@ -533,14 +611,12 @@ impl PlantSim {
                         impeller = Some(components.len());
                         components.push(Degradation::new(&i, FailureMode::ImpellerWear, &mut rng));
                     }
-                    let v0 = rng.range(0.8, 1.3);
                     let suction_bar = param(a, "suction_pressure_bar", 0.3);
                     (
                         Model::Pump {
                             p,
                             sys,
                             bearing: bearing_node,
-                            v0,
                             rated_shaft_kw,
                             suction_bar,
                         },
@@ -562,6 +638,7 @@ impl PlantSim {
                     let model = Model::Conveyor {
                         rated_speed_mps: param(a, "rated_speed_mps", 0.5),
                         rated_current_a: param(a, "rated_current_a", 6.0),
+                        drive_hz: param(a, "drive_speed_rpm", 1450.0).max(0.0) / 60.0,
                         states,
                         acc: rng.uniform(),
                         total: 0.0,
@@ -576,7 +653,6 @@ impl PlantSim {
                         rated_speed: param(a, "rated_speed_rpm", 12_000.0).max(1.0),
                         rated_power_kw: param(a, "rated_power_kw", 15.0).max(0.1),
                         temp,
-                        v0: rng.range(0.3, 0.6),
                         ideal_cycle_s: a.production.as_ref().map(|p| p.ideal_cycle_s).unwrap_or(150.0),
                         pos: rng.uniform(),
                         total: 0.0,
@@ -594,9 +670,61 @@ impl PlantSim {
                 ),
                 Kind::Ambient | Kind::Generic => (Model::None, 0.0, 1.0),
             };
-            if matches!(kind, Kind::Motor | Kind::Pump | Kind::Conveyor | Kind::Spindle)
-                && let Some(b) = &bearing_id
-            {
+            let accels: Vec<(usize, &Signal, f64)> = a
+                .signals
+                .iter()
+                .enumerate()
+                .filter(|(_, s)| s.kind == SignalKind::Waveform)
+                .filter_map(|(i, s)| g_unit.convert(1.0, &s.unit).ok().map(|f| (i, s, f)))
+                .collect();
+            let rotating = matches!(kind, Kind::Motor | Kind::Pump | Kind::Conveyor | Kind::Spindle);
+            let vib = if rotating || !accels.is_empty() {
+                let comp = bearing_id.as_ref().and_then(|b| a.components.iter().find(|c| c.id == *b));
+                let geo = |i: usize| {
+                    let (name, default) = DEFAULT_BEARING[i];
+                    comp.and_then(|c| c.params.get(name).copied()).filter(|v| v.is_finite()).unwrap_or(default)
+                };
+                let geometry = BearingGeometry::new(geo(0), geo(1), geo(2), geo(3)).map_err(err)?;
+                let (unbalance, coupled) = match kind {
+                    Kind::Motor => ((0.6, 1.0), true),
+                    Kind::Pump => ((0.7, 1.1), true),
+                    Kind::Spindle => ((0.3, 0.6), false),
+                    _ => ((0.5, 0.9), true),
+                };
+                Some(VibrationProfile::draw(&mut rng, geometry, unbalance, coupled))
+            } else {
+                None
+            };
+            let mut waves = Vec::new();
+            if let Some(p) = &vib {
+                for (si, sig, factor) in accels {
+                    let n = (config.waveform_frame_s * sig.rate_hz).round().max(1.0);
+                    if n > MAX_FRAME_SAMPLES {
+                        return Err(SimError::InvalidConfig(format!(
+                            "waveform_frame_s = {} gives {n} samples per frame of {}/{} at {} Hz (at most {MAX_FRAME_SAMPLES})",
+                            config.waveform_frame_s, a.id, sig.name, sig.rate_hz
+                        )));
+                    }
+                    let on_bearing = sig.component.is_none() || sig.component == bearing_id;
+                    waves.push(WaveSlot {
+                        name: sig.name.clone(),
+                        synth: Synthesiser::new(p, sig.rate_hz),
+                        rate_hz: sig.rate_hz,
+                        n_samples: n as usize,
+                        factor,
+                        lo: sig.valid.low,
+                        hi: sig.valid.high,
+                        bearing_gain: if on_bearing { 1.0 } else { 0.5 },
+                        next_ns: i64::MAX,
+                        rng: Stream::new(seed, WAVE_STREAMS + ((idx as u64) << 8) + (si as u64 & 0xff)),
+                    });
+                }
+            }
+            let vib_state = FrameState {
+                noise_g: if rotating { SENSOR_NOISE_G } else { vib.as_ref().map_or(0.0, |p| p.noise_g) },
+                ..FrameState::default()
+            };
+            if rotating && let Some(b) = &bearing_id {
                 bearing = Some(components.len());
                 components.push(Degradation::new(b, FailureMode::BearingWear, &mut rng));
             }
@@ -610,12 +738,18 @@ impl PlantSim {
                             component: Some(c.component.clone()),
                             kind: TruthKind::FaultOnset,
                             mode: Some(c.mode.as_str().to_string()),
-                            detail: format!("{} already degrading at start (damage {:.2})", c.component, c.damage),
+                            fault: c.fault,
+                            detail: format!("{} already degrading at start{} (damage {:.2})", c.component, fault_text(c.fault), c.damage),
                         });
                     }
                 }
             }
-            let slots = a.signals.iter().map(|s| make_slot(kind, a, s, &mut rng)).collect();
+            let slots = a
+                .signals
+                .iter()
+                .filter(|s| s.kind != SignalKind::Waveform)
+                .map(|s| make_slot(kind, a, s, &mut rng))
+                .collect();
             assets.push(AssetSim {
                 id: a.id.clone(),
                 line,
@@ -638,6 +772,9 @@ impl PlantSim {
                 bearing_stress: 0.0,
                 impeller_stress: 0.0,
                 conveyor_pos: 0,
+                vib,
+                vib_state,
+                waves,
             });
         }
 
@@ -689,6 +826,13 @@ impl PlantSim {
             .collect();
 
         let mut assets = assets;
+        // Stagger the frames evenly over one cadence, so that they do not all land in the same tick; the first
+        // frame of each signal starts no earlier than the start of the simulation.
+        let n_waves = assets.iter().map(|a| a.waves.len()).sum::<usize>().max(1);
+        for (k, w) in assets.iter_mut().flat_map(|a| a.waves.iter_mut()).enumerate() {
+            let offset = (wave_every_ns as f64 * k as f64 / n_waves as f64).round() as i64;
+            w.next_ns = start.saturating_add(wave_frame_ns).saturating_add(offset);
+        }
         for l in &lines {
             let l: &LineSim = l;
             for (k, &i) in l.conveyors.iter().enumerate() {
@@ -704,6 +848,8 @@ impl PlantSim {
             lines,
             sites,
             pending,
+            wave_every_ns,
+            wave_frame_ns,
         })
     }
 
@@ -734,6 +880,7 @@ impl PlantSim {
                         HealthState::Healthy
                     },
                     onset_ns: c.onset_ns,
+                    fault: c.fault,
                     stress: c.stress,
                 })
             })
@@ -757,6 +904,12 @@ impl PlantSim {
             product,
             mode: Some(MODES[l.mode].to_string()),
         })
+    }
+
+    /// Static vibration properties of an asset (unbalance, misalignment, bearing geometry, resonance): ground
+    /// truth, like [`PlantSim::health`]. `None` for assets without a shaft or accelerometer.
+    pub fn vibration_profile(&self, asset: &str) -> Result<Option<&VibrationProfile>, SimError> {
+        Ok(self.assets[self.index(asset)?].vib.as_ref())
     }
 
     /// Whether the asset is stopped by a failure.
@@ -859,6 +1012,7 @@ impl PlantSim {
                 let mode = comp.mode.as_str().to_string();
                 let component = comp.component.clone();
                 let damage = comp.damage;
+                let fault = comp.fault;
                 match transition {
                     Transition::Onset => truth.push(TruthEvent {
                         ts_ns: now,
@@ -867,7 +1021,8 @@ impl PlantSim {
                         component: Some(component),
                         kind: TruthKind::FaultOnset,
                         mode: Some(mode),
-                        detail: format!("fault onset (damage {damage:.2})"),
+                        fault,
+                        detail: format!("fault onset{} (damage {damage:.2})", fault_text(fault)),
                     }),
                     Transition::Failure => {
                         if a.failed.is_none() {
@@ -881,7 +1036,8 @@ impl PlantSim {
                             component: Some(component.clone()),
                             kind: TruthKind::Failure,
                             mode: Some(mode.clone()),
-                            detail: format!("{component} failed ({mode}); asset stopped"),
+                            fault,
+                            detail: format!("{component} failed ({mode}{}); asset stopped", fault_text(fault)),
                         });
                     }
                 }
@@ -921,11 +1077,27 @@ impl PlantSim {
         }
 
         let readings = self.assets.iter_mut().map(|a| a.reading(dt)).collect();
+        let mut frames = Vec::new();
+        if self.wave_every_ns > 0 {
+            for a in &mut self.assets {
+                for w in &mut a.waves {
+                    if now < w.next_ns {
+                        continue;
+                    }
+                    // At most one frame per signal and tick: with steps longer than the cadence, frames are skipped.
+                    while w.next_ns <= now {
+                        w.next_ns = w.next_ns.saturating_add(self.wave_every_ns);
+                    }
+                    frames.push(w.frame(&a.id, &a.vib_state, now - self.wave_frame_ns));
+                }
+            }
+        }
         Tick {
             ts_ns: now,
             readings,
             context,
             truth,
+            frames,
         }
     }
 }
@@ -942,7 +1114,8 @@ fn repair_asset(a: &mut AssetSim, line: &str, now: i64, how: &str, truth: &mut V
                 component: Some(c.component.clone()),
                 kind: TruthKind::Repaired,
                 mode: Some(c.mode.as_str().to_string()),
-                detail: format!("{how}: {} renewed (damage was {:.2})", c.component, c.damage),
+                fault: c.fault,
+                detail: format!("{how}: {} renewed (damage was {:.2}{})", c.component, c.damage, fault_text(c.fault)),
             });
         }
         c.renew(&mut a.rng);
@@ -955,10 +1128,16 @@ fn repair_asset(a: &mut AssetSim, line: &str, now: i64, how: &str, truth: &mut V
             component: None,
             kind: TruthKind::Repaired,
             mode: None,
+            fault: None,
             detail: format!("{how}: no degradation found"),
         });
     }
     a.failed = None;
+}
+
+/// ": outer race defect" etc. for truth details; empty when there is no bearing defect.
+fn fault_text(fault: Option<crate::BearingFault>) -> String {
+    fault.map(|f| format!(": {} defect", f.as_str().replace('_', " "))).unwrap_or_default()
 }
 
 fn nz(rng: &mut Stream, v: f64, rel: f64, abs: f64) -> f64 {
@@ -1025,6 +1204,7 @@ impl LineSim {
                 component: None,
                 kind: TruthKind::ModeChange,
                 mode: None,
+                fault: None,
                 detail: format!("mode {} -> {}", MODES[old], MODES[new]),
             });
         }
@@ -1056,6 +1236,7 @@ impl LineSim {
                 component: None,
                 kind: TruthKind::Changeover,
                 mode: None,
+                fault: None,
                 detail: format!(
                     "product {} -> {product}, batch {}, work order {}, set-up {SETUP_S} s",
                     self.products[old],
@@ -1109,18 +1290,39 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
         Kind::Pump => a.load(mode, dt, true),
         _ => 0.0,
     };
+    let fault = a.bearing.and_then(|i| a.components[i].fault);
     let rng = &mut a.rng;
     let out = &mut a.out;
     let set = |out: &mut [f64; N_OUT], o: Out, v: f64| out[o as usize] = v;
     let vib_floor = |rng: &mut Stream| 0.02 + 0.01 * rng.normal().abs();
+    let profile = a.vib.as_ref();
+    // Vibration of a running machine at shaft speed `shaft_hz` and speed factor `f`; the 1 Hz `vibration`
+    // signal is its overall velocity with 4 % measurement noise.
+    let spin = |rng: &mut Stream, shaft_hz: f64, f: f64, extra_unbalance: f64| {
+        let levels = profile.map_or_else(VibrationLevels::default, |p| p.levels(f, db, extra_unbalance));
+        let state = FrameState {
+            shaft_hz,
+            levels,
+            fault: fault.filter(|_| db > 0.0),
+            impact_g: impact_peak_g(db) * f,
+            noise_g: profile.map_or(0.0, |p| p.noise_g),
+        };
+        (state, levels.overall() * (1.0 + 0.04 * rng.normal()) + 0.02 * rng.normal().abs())
+    };
+    let stopped = FrameState {
+        noise_g: SENSOR_NOISE_G,
+        ..FrameState::default()
+    };
+    let mut vib_state = stopped;
     match &mut a.model {
-        Model::Motor { m, winding, bearing, v0 } => {
+        Model::Motor { m, winding, bearing } => {
             if running {
                 let op = m.operating_point(load + 0.06 * db * db);
                 let sr = op.speed_rpm / m.rated_speed_rpm;
                 let tw = winding.step(op.losses_kw, ambient, tdt);
                 let tb = bearing.step((0.3 + 0.7 * load) * sr + 2.0 * db * db, ambient, tdt);
-                let vib = (*v0 * (0.5 + 0.5 * sr) + 1.2 * db + 7.0 * db.powi(3)) * (1.0 + 0.04 * rng.normal()) + 0.02 * rng.normal().abs();
+                let vib;
+                (vib_state, vib) = spin(rng, op.speed_rpm / 60.0, 0.5 + 0.5 * sr, 0.0);
                 set(out, Out::Speed, op.speed_rpm + 0.5 * rng.normal());
                 set(out, Out::Current, nz(rng, op.current_a, 0.005, 0.05));
                 set(out, Out::Power, nz(rng, op.input_kw, 0.005, 0.01));
@@ -1146,7 +1348,6 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
             p,
             sys,
             bearing,
-            v0,
             rated_shaft_kw,
             suction_bar,
         } => {
@@ -1155,7 +1356,8 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
                 let op = p.operating_point(r, wear, sys);
                 let shaft = op.shaft_kw * (1.0 + 0.04 * db * db);
                 let tb = bearing.step((0.3 + 0.7 * shaft / *rated_shaft_kw) * r + 2.0 * db * db, ambient, tdt);
-                let vib = (*v0 * (0.4 + 0.6 * r) + 1.2 * db + 7.0 * db.powi(3) + 0.6 * wear * wear) * (1.0 + 0.04 * rng.normal()) + 0.02 * rng.normal().abs();
+                let vib;
+                (vib_state, vib) = spin(rng, r * p.rated_speed_rpm / 60.0, 0.4 + 0.6 * r, IMPELLER_UNBALANCE_MM_S * wear * wear);
                 set(out, Out::Speed, r * p.rated_speed_rpm + 0.5 * rng.normal());
                 set(out, Out::Flow, nz(rng, op.flow_m3h, 0.01, 0.05));
                 set(out, Out::Head, nz(rng, op.head_m, 0.005, 0.05));
@@ -1184,6 +1386,7 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
         Model::Conveyor {
             rated_speed_mps,
             rated_current_a,
+            drive_hz,
             states,
             acc,
             total,
@@ -1217,9 +1420,13 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
                 a.reactive_kvar = a.elec_kw * 0.802;
                 // Conveyor drive bearings run lightly loaded compared with their rating.
                 a.bearing_stress = 0.5 * (0.3 + 0.7 * belt_load).powi(3);
+                let vib;
+                (vib_state, vib) = spin(rng, *drive_hz, 1.0, 0.0);
+                set(out, Out::Vibration, vib);
             } else {
                 set(out, Out::BeltSpeed, 0.0);
                 set(out, Out::Current, 0.0);
+                set(out, Out::Vibration, vib_floor(rng));
             }
             set(out, Out::Power, a.elec_kw);
             set(out, Out::State, states[state]);
@@ -1230,7 +1437,6 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
             rated_speed,
             rated_power_kw,
             temp,
-            v0,
             ideal_cycle_s,
             pos,
             total,
@@ -1260,7 +1466,8 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
                 };
                 let power = *rated_power_kw * load_pct / 100.0 / 0.88 + 0.4 * sr;
                 let t = temp.step(0.35 * sr + 0.65 * (load_pct / 100.0).powi(2) + 1.4 * db * db, ambient, tdt);
-                let vib = (*v0 + 0.6 * db + 4.0 * db.powi(3)) * (0.4 + 0.6 * sr) * (1.0 + 0.04 * rng.normal()) + 0.01 * rng.normal().abs();
+                let vib;
+                (vib_state, vib) = spin(rng, program / 60.0, 0.4 + 0.6 * sr, 0.0);
                 set(out, Out::Speed, speed);
                 set(out, Out::Load, load_pct);
                 set(out, Out::Power, power);
@@ -1285,12 +1492,15 @@ fn step_asset(a: &mut AssetSim, line: &LineSim, ambient: f64, humidity: f64, dt:
         }
         Model::Meter { .. } => {}
         Model::None => {
+            // No shaft: an accelerometer sees broadband noise only.
+            vib_state.noise_g = profile.map_or(0.0, |p| p.noise_g);
             if a.kind == Kind::Ambient {
                 set(out, Out::Temperature, ambient + 0.1 * rng.normal());
                 set(out, Out::Humidity, humidity + 0.5 * rng.normal());
             }
         }
     }
+    a.vib_state = vib_state;
 }
 
 impl AssetSim {

@@ -145,7 +145,8 @@ fn check_readings(plant: &Plant, sim: &mut PlantSim, steps: usize) -> (HashMap<(
         assert_eq!(t.readings.len(), plant.assets.len());
         for r in &t.readings {
             let asset = plant.asset(&r.asset).unwrap();
-            assert_eq!(r.values.len(), asset.signals.len());
+            // waveform signals arrive as frames, not as values
+            assert_eq!(r.values.len(), asset.signals.iter().filter(|s| s.kind != SignalKind::Waveform).count());
             for (name, v) in &r.values {
                 let sig = asset.signal(name).unwrap();
                 assert!(v.is_finite(), "{}/{name} = {v}", r.asset);
@@ -159,6 +160,15 @@ fn check_readings(plant: &Plant, sim: &mut PlantSim, steps: usize) -> (HashMap<(
                 }
             }
         }
+        for f in &t.frames {
+            let sig = plant.asset(&f.asset).unwrap().signal(&f.signal).unwrap();
+            assert_eq!(sig.kind, SignalKind::Waveform);
+            assert_eq!(f.samples.len(), (sig.rate_hz * sim.config().waveform_frame_s).round() as usize);
+            assert!(f.shaft_rpm >= 0.0 && f.shaft_rpm.is_finite());
+            for v in &f.samples {
+                assert!(v.is_finite() && sig.valid.contains(f64::from(*v)), "{}/{} sample {v}", f.asset, f.signal);
+            }
+        }
     }
     (last, failures)
 }
@@ -166,7 +176,16 @@ fn check_readings(plant: &Plant, sim: &mut PlantSim, steps: usize) -> (HashMap<(
 #[test]
 fn every_reading_is_finite_valid_and_counters_never_decrease() {
     let plant = example();
-    let mut sim = PlantSim::new(&plant, SimConfig { step_s: 5.0, ..demo(11) }).unwrap();
+    // frames every 10 simulated minutes (instead of every minute) keep this unoptimised test quick
+    let mut sim = PlantSim::new(
+        &plant,
+        SimConfig {
+            step_s: 5.0,
+            waveform_every_s: 600.0,
+            ..demo(11)
+        },
+    )
+    .unwrap();
     // extreme but allowed loads stay physical too
     sim.set_load("u1-cw-pump-2", 0.0).unwrap();
     sim.set_load("l1-chip-motor", 1.5).unwrap();
@@ -178,7 +197,15 @@ fn every_reading_is_finite_valid_and_counters_never_decrease() {
     assert!(last[&("l1-conv-3".to_string(), "items_total".to_string())] > 100.0);
     assert!(last[&("l1-meter".to_string(), "energy".to_string())] > 100.0);
     // long steps (10 min) and the small plant with a generic asset behave too
-    let mut sim = PlantSim::new(&plant, SimConfig { step_s: 600.0, ..demo(12) }).unwrap();
+    let mut sim = PlantSim::new(
+        &plant,
+        SimConfig {
+            step_s: 600.0,
+            waveform_every_s: 6000.0,
+            ..demo(12)
+        },
+    )
+    .unwrap();
     check_readings(&plant, &mut sim, 500);
     let small = small_plant();
     let mut sim = PlantSim::new(&small, demo(13)).unwrap();
@@ -240,6 +267,8 @@ fn high_load_wears_bearings_faster_than_low_load() {
                     step_s: 30.0,
                     wear_acceleration: 2000.0,
                     mttr_s: None,
+                    // wear only: waveform frames would cost most of this (unoptimised) test's time
+                    waveform_every_s: 0.0,
                     ..SimConfig::default()
                 },
             )
@@ -274,6 +303,7 @@ fn bearing_wear_leads_to_onset_then_failure_and_the_asset_stops_until_repaired()
         SimConfig {
             step_s: 2.0,
             mttr_s: Some(600.0),
+            waveform_every_s: 600.0,
             ..demo(21)
         },
     )
@@ -314,6 +344,9 @@ fn bearing_wear_leads_to_onset_then_failure_and_the_asset_stops_until_repaired()
             let speed = value(&t, asset, &speed_signal(asset));
             assert_eq!(speed, 0.0, "failed {asset} reports speed {speed}");
             checked_stops += 1;
+        }
+        for f in t.frames.iter().filter(|f| failed.contains_key(&f.asset)) {
+            assert_eq!(f.shaft_rpm, 0.0, "failed {} sends a frame at {} rpm", f.asset, f.shaft_rpm);
         }
     }
     assert!(checked_stops > 100 && repaired > 0, "stops checked {checked_stops}, repairs {repaired}");
@@ -626,6 +659,8 @@ assets = [
         assert_eq!(value(&t, "c2", "belt_speed"), 0.0);
     }
     sim.repair("c2").unwrap();
+    // lightly loaded now, so that it does not wear out again within the check
+    sim.set_load("c2", 0.0).unwrap();
     let t = (0..100).map(|_| sim.step()).last().unwrap();
     assert_eq!(value(&t, "c2", "state"), 1.0);
     assert!(value(&t, "c3", "items_total") > items);
