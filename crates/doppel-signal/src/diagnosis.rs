@@ -48,6 +48,11 @@
 
 use serde::Serialize;
 
+use crate::integrate::ISO_10816_BAND;
+use crate::{
+    AccelUnit, Band, KurtogramConfig, SignalError, TimeFeatures, envelope_spectrum, kurtogram_of_recording, velocity_rms_mm_s, velocity_spectrum, welch,
+};
+
 /// A fault class, as reported by `doppel diagnose --json` and the twin.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, serde::Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -63,7 +68,15 @@ pub enum Fault {
 
 impl Fault {
     /// All classes, in the order of [`Fault::index`].
-    pub const ALL: [Fault; 7] = [Fault::Normal, Fault::OuterRace, Fault::InnerRace, Fault::Ball, Fault::Cage, Fault::Unbalance, Fault::Misalignment];
+    pub const ALL: [Fault; 7] = [
+        Fault::Normal,
+        Fault::OuterRace,
+        Fault::InnerRace,
+        Fault::Ball,
+        Fault::Cage,
+        Fault::Unbalance,
+        Fault::Misalignment,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -241,7 +254,11 @@ fn measure(spec: &Amplitudes<'_>, label: String, hz: f64, half: f64) -> Option<L
     let bg_half = (0.2 * hz).max(15.0 * spec.df);
     let blo = ((hz - bg_half) / spec.df).floor().max(1.0) as usize;
     let bhi = (((hz + bg_half) / spec.df).ceil() as usize).min(n - 1);
-    let mut floor: Vec<f64> = (blo..=bhi).filter(|i| *i < lo || *i > hi).map(|i| spec.amplitudes[i]).filter(|a| a.is_finite()).collect();
+    let mut floor: Vec<f64> = (blo..=bhi)
+        .filter(|i| *i < lo || *i > hi)
+        .map(|i| spec.amplitudes[i])
+        .filter(|a| a.is_finite())
+        .collect();
     if floor.len() < 4 {
         return None;
     }
@@ -274,7 +291,11 @@ fn bearing_hypothesis(fault: Fault, spec: &Amplitudes<'_>, f: &BearingFrequencie
     };
     let mut best: Option<Hypothesis> = None;
     // A ball defect shows at 2×BSF (it strikes both races per spin) or at BSF: weigh both, keep the better.
-    let candidates: Vec<(&str, f64)> = if fault == Fault::Ball { vec![(name, fundamental), ("BSF", f.bsf_hz)] } else { vec![(name, fundamental)] };
+    let candidates: Vec<(&str, f64)> = if fault == Fault::Ball {
+        vec![(name, fundamental), ("BSF", f.bsf_hz)]
+    } else {
+        vec![(name, fundamental)]
+    };
     for (name, fundamental) in candidates {
         let Some(first) = measure(spec, name.to_string(), fundamental, window(cfg, spec, fundamental)) else {
             continue;
@@ -285,7 +306,12 @@ fn bearing_hypothesis(fault: Fault, spec: &Amplitudes<'_>, f: &BearingFrequencie
         let mut confirm: f64 = f64::NEG_INFINITY;
         for k in 2..=cfg.harmonics.max(1) {
             let hz = k as f64 * fundamental;
-            if let Some(l) = measure(spec, format!("{k}×{name}"), hz, window(cfg, spec, hz)) {
+            let label = if name.contains('×') {
+                format!("{k}×({name})")
+            } else {
+                format!("{k}×{name}")
+            };
+            if let Some(l) = measure(spec, label, hz, window(cfg, spec, hz)) {
                 harmonic_sum += l.prominence_db.clamp(0.0, p1.max(0.0));
                 confirm = confirm.max(l.prominence_db);
                 lines.push(l);
@@ -362,8 +388,10 @@ pub fn bearing_hypotheses(spectra: &[(Amplitudes<'_>, Option<(f64, f64)>)], f: &
 pub fn shaft_hypotheses(velocity: &Amplitudes<'_>, shaft_hz: f64, overall_rms_mm_s: f64, cfg: &DiagnosisConfig) -> Vec<Hypothesis> {
     let mut out = Vec::new();
     let tol = |hz: f64| (cfg.tolerance * hz).max(1.5 * velocity.df);
-    let (Some(one), Some(two)) = (measure(velocity, "1×".into(), shaft_hz, tol(shaft_hz)), measure(velocity, "2×".into(), 2.0 * shaft_hz, tol(2.0 * shaft_hz)))
-    else {
+    let (Some(one), Some(two)) = (
+        measure(velocity, "1×".into(), shaft_hz, tol(shaft_hz)),
+        measure(velocity, "2×".into(), 2.0 * shaft_hz, tol(2.0 * shaft_hz)),
+    ) else {
         return out;
     };
     // Peak amplitude → RMS of the component.
@@ -452,6 +480,180 @@ pub fn diagnose(
         h.extend(shaft_hypotheses(v, f.shaft_hz, overall, cfg));
     }
     conclude(h)
+}
+
+/// How [`diagnose_recording`] reads a whole recording.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct RecordingOptions {
+    /// Length of the averaging segments, s; `None`: long enough for 0.25 × FTF resolution, at least 1 s (capped
+    /// at the recording's length).
+    pub segment_s: Option<f64>,
+    /// How many of the kurtogram's best bands are demodulated (besides one wide band).
+    pub kurtogram_bands: usize,
+    /// Unit of the samples.
+    pub unit: AccelUnit,
+    pub rules: DiagnosisConfig,
+}
+
+impl Default for RecordingOptions {
+    fn default() -> Self {
+        RecordingOptions {
+            segment_s: None,
+            kurtogram_bands: 3,
+            unit: AccelUnit::G,
+            rules: DiagnosisConfig::default(),
+        }
+    }
+}
+
+/// A demodulation band that was examined.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct ExaminedBand {
+    pub band: Band,
+    /// Spectral kurtosis of the band's complex envelope over the recording (0 for Gaussian noise).
+    pub spectral_kurtosis: f64,
+    /// Chosen by the kurtogram (`false`: the wide default band).
+    pub from_kurtogram: bool,
+}
+
+/// Everything [`diagnose_recording`] found.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RecordingDiagnosis {
+    pub diagnosis: Diagnosis,
+    pub frequencies: BearingFrequencies,
+    pub time: TimeFeatures,
+    /// Broadband velocity RMS 10–1000 Hz (ISO 10816-3), mm/s.
+    pub velocity_rms_mm_s: f64,
+    pub bands: Vec<ExaminedBand>,
+    /// Resolution of the averaged spectra, Hz.
+    pub resolution_hz: f64,
+    pub segments: usize,
+}
+
+/// Averaged envelope spectrum of `x` in `band`: envelope spectra of half-overlapping segments, powers averaged.
+fn averaged_envelope(x: &[f32], fs: f64, seg: usize, band: Band) -> Result<(Vec<f64>, f64, usize), SignalError> {
+    let step = (seg / 2).max(1);
+    let mut sum: Vec<f64> = Vec::new();
+    let mut df = 0.0;
+    let mut count = 0usize;
+    let mut start = 0;
+    while start + seg <= x.len() {
+        let e = envelope_spectrum(&x[start..start + seg], fs, band)?;
+        let a = &e.spectrum.amplitude;
+        if sum.is_empty() {
+            sum = vec![0.0; a.len()];
+            df = e.spectrum.df_hz;
+        }
+        for (s, &v) in sum.iter_mut().zip(a) {
+            *s += f64::from(v) * f64::from(v);
+        }
+        count += 1;
+        start += step;
+    }
+    if count == 0 {
+        return Err(SignalError::TooShort { needed: seg, got: x.len() });
+    }
+    for s in &mut sum {
+        *s = (*s / count as f64).sqrt();
+    }
+    Ok((sum, df, count))
+}
+
+/// Diagnoses a whole recording of one accelerometer: time-domain features, the ISO velocity level, a kurtogram to
+/// find the bands where impacts ring, averaged envelope spectra of the best of them plus one wide band, the
+/// averaged velocity spectrum, and the rules of this module over all of it.
+///
+/// Candidate demodulation bands must lie above 4 × the highest defect frequency (shaft harmonics and their
+/// beating stay out), below 90 % of the Nyquist frequency (anti-alias filter roll-off, where quantisation noise
+/// makes the kurtosis meaningless), and be at least `2.2 × (BPFI + 2 fr)` wide so the envelope spectrum reaches
+/// the fundamental and its sidebands.
+pub fn diagnose_recording(x: &[f32], fs: f64, f: &BearingFrequencies, opts: &RecordingOptions) -> Result<RecordingDiagnosis, SignalError> {
+    crate::check_sample_rate(fs)?;
+    crate::check_samples(x)?;
+    for (name, v) in [
+        ("shaft_hz", f.shaft_hz),
+        ("bpfo_hz", f.bpfo_hz),
+        ("bpfi_hz", f.bpfi_hz),
+        ("bsf_hz", f.bsf_hz),
+        ("ftf_hz", f.ftf_hz),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            return Err(SignalError::InvalidParameter {
+                name,
+                value: v,
+                reason: "defect frequencies must be finite and > 0 (is the shaft turning?)",
+            });
+        }
+    }
+    let time = TimeFeatures::compute(x)?;
+    let seg_s = opts.segment_s.unwrap_or_else(|| (4.0 / f.ftf_hz).max(1.0));
+    let seg = ((seg_s * fs).round() as usize).clamp(64, x.len());
+    let velocity = welch(x, fs, seg, 0.5)?;
+    let velocity_rms_mm_s = velocity_rms_mm_s(&velocity.view(), opts.unit, ISO_10816_BAND);
+    let vspec = velocity_spectrum(&velocity.view(), opts.unit);
+    let nyq = fs / 2.0;
+    let top = f.bpfo_hz.max(f.bpfi_hz).max(2.0 * f.bsf_hz);
+    let lo_min = 4.0 * top;
+    let hi_max = 0.9 * nyq;
+    let min_bw = 2.2 * (f.bpfi_hz.max(2.0 * f.bsf_hz) + 2.0 * f.shaft_hz);
+    if hi_max - lo_min < min_bw {
+        return Err(SignalError::InvalidParameter {
+            name: "sample_rate_hz",
+            value: fs,
+            reason: "too low for envelope analysis at this shaft speed: no band above 4 × the defect frequencies fits below 90 % of Nyquist",
+        });
+    }
+    let mut bands = vec![ExaminedBand {
+        band: Band::new(lo_min, hi_max),
+        spectral_kurtosis: f64::NAN,
+        from_kurtogram: false,
+    }];
+    let kcfg = KurtogramConfig {
+        max_level: 6,
+        min_bandwidth_hz: min_bw,
+        max_bandwidth_hz: None,
+        min_frequency_hz: lo_min,
+    };
+    let kseg = seg.min(x.len()).max(1 << 8);
+    if let Ok(k) = kurtogram_of_recording(x, fs, kseg, &kcfg) {
+        let mut cells: Vec<_> = k.cells.iter().filter(|c| c.eligible && c.band.hi_hz <= hi_max && c.sk.is_finite()).collect();
+        cells.sort_by(|a, b| b.sk.total_cmp(&a.sk));
+        for c in cells.into_iter().take(opts.kurtogram_bands) {
+            bands.push(ExaminedBand {
+                band: c.band,
+                spectral_kurtosis: c.sk,
+                from_kurtogram: true,
+            });
+        }
+    }
+    let mut spectra = Vec::with_capacity(bands.len());
+    let mut segments = 0;
+    let mut resolution_hz = velocity.df_hz;
+    for b in &bands {
+        let (amps, df, n) = averaged_envelope(x, fs, seg, b.band)?;
+        segments = n;
+        resolution_hz = df;
+        spectra.push((amps, df, b.band));
+    }
+    let views: Vec<(Amplitudes<'_>, Option<(f64, f64)>)> = spectra
+        .iter()
+        .map(|(a, df, b)| (Amplitudes { df: *df, amplitudes: a }, Some((b.lo_hz, b.hi_hz))))
+        .collect();
+    let vamps = vspec.view().amplitudes_f64();
+    let vview = Amplitudes {
+        df: vspec.df_hz,
+        amplitudes: &vamps,
+    };
+    let diagnosis = diagnose(&views, Some((&vview, velocity_rms_mm_s)), f, &opts.rules);
+    Ok(RecordingDiagnosis {
+        diagnosis,
+        frequencies: *f,
+        time,
+        velocity_rms_mm_s,
+        bands,
+        resolution_hz,
+        segments,
+    })
 }
 
 #[cfg(test)]

@@ -1,8 +1,10 @@
 //! `doppel`: command-line glue over the library crates. `main` only parses and dispatches.
 
 mod bench;
+mod diagnose;
 mod publisher;
 mod query;
+mod recording;
 mod simrun;
 
 use std::net::{IpAddr, SocketAddr};
@@ -44,8 +46,10 @@ enum Command {
     Check(CheckArgs),
     /// Read stored data from a data directory (the server must not be running on it).
     Query(query::QueryArgs),
-    /// Benchmarks (store ingest vs PostgreSQL COPY, history query, MQTT end-to-end path).
+    /// Benchmarks (store ingest vs PostgreSQL COPY, history query, MQTT end-to-end path, vibration signal processing).
     Bench(bench::BenchArgs),
+    /// Diagnose a vibration recording (.npz/.npy/.csv): bearing defect, unbalance or misalignment, ISO 10816-3 zone.
+    Diagnose(diagnose::DiagnoseArgs),
 }
 
 #[derive(Args, Clone)]
@@ -139,6 +143,7 @@ fn main() -> Result<()> {
         Command::Check(a) => check(&a),
         Command::Query(a) => query::run(a),
         Command::Bench(a) => bench::run(a),
+        Command::Diagnose(a) => diagnose::run(a),
         Command::Sim(a) => runtime()?.block_on(simrun::run(a)),
         Command::Serve(a) => runtime()?.block_on(serve(a)),
         Command::Demo(a) => runtime()?.block_on(demo(a)),
