@@ -14,6 +14,7 @@ pub mod context;
 pub mod mqtt;
 pub mod payload;
 pub mod pipeline;
+pub mod wave;
 
 pub use catalog::{Catalog, ResolvedSample};
 pub use context::ContextTracker;

@@ -17,6 +17,7 @@ use crate::IngestError;
 use crate::catalog::{Catalog, ResolvedSample};
 use crate::context::{CONTEXT_EVENT, ContextRecord, ContextTracker};
 use crate::payload::{Parsed, PayloadError, RawSample, Rejected};
+use crate::wave::{DIAGNOSIS_EVENT, WAVE_TOPIC_PREFIX, WaveConfig, WaveProcessor};
 
 /// Event kind of quarantine records.
 pub const QUARANTINE_EVENT: &str = "quarantine";
@@ -93,6 +94,7 @@ pub struct Ingestor {
     catalog: Catalog,
     contexts: Mutex<ContextTracker>,
     committed: UnboundedSender<Committed>,
+    waves: WaveProcessor,
 }
 
 impl Ingestor {
@@ -100,6 +102,28 @@ impl Ingestor {
     /// `max_future_ns`: how far ahead of the server clock a sample timestamp may be
     /// ([`crate::catalog::MAX_FUTURE_NS`] by default; `i64::MAX` for none).
     pub fn new(plant: Arc<Plant>, store: Arc<Store>, committed: UnboundedSender<Committed>, max_future_ns: i64) -> Result<Ingestor, IngestError> {
+        Ingestor::with_wave_config(plant, store, committed, max_future_ns, WaveConfig::default())
+    }
+
+    /// [`Ingestor::new`] with a waveform capture/confirmation policy. Confirmed diagnoses are restored from the
+    /// stored `diagnosis` events.
+    pub fn with_wave_config(
+        plant: Arc<Plant>,
+        store: Arc<Store>,
+        committed: UnboundedSender<Committed>,
+        max_future_ns: i64,
+        wave: WaveConfig,
+    ) -> Result<Ingestor, IngestError> {
+        let waves = WaveProcessor::new(wave);
+        for e in store.query_events(&EventFilter {
+            kinds: Some(vec![DIAGNOSIS_EVENT.to_string()]),
+            ..Default::default()
+        })? {
+            let v: serde_json::Value = serde_json::from_str(&e.payload).unwrap_or_default();
+            if let (Some(signal), Some(fault)) = (v["signal"].as_str(), v["fault"].as_str().and_then(doppel_signal::diagnosis::Fault::parse)) {
+                waves.restore(&e.subject, signal, fault, e.ts);
+            }
+        }
         let mut catalog = Catalog::new(plant, &store)?;
         catalog.set_max_future_ns(max_future_ns);
         let mut tracker = ContextTracker::new();
@@ -118,6 +142,7 @@ impl Ingestor {
             catalog,
             contexts: Mutex::new(tracker),
             committed,
+            waves,
         })
     }
 
@@ -131,6 +156,11 @@ impl Ingestor {
 
     pub fn store(&self) -> &Arc<Store> {
         &self.store
+    }
+
+    /// Per-channel condition monitoring of waveform signals.
+    pub fn waves(&self) -> &WaveProcessor {
+        &self.waves
     }
 
     /// Context of `line` in force at `ts`: id and context.
@@ -157,6 +187,22 @@ impl Ingestor {
     pub fn handle_batch<'a>(&self, messages: impl IntoIterator<Item = (&'a str, &'a [u8])>, receive_ns: i64, done: Done) {
         let mut acc = Accumulator::default();
         for (source, payload) in messages {
+            if let Some(rest) = source.strip_prefix(WAVE_TOPIC_PREFIX) {
+                let mut parts = rest.split('/');
+                match (parts.next(), parts.next(), parts.next()) {
+                    (Some(asset), Some(signal), None) if !asset.is_empty() && !signal.is_empty() => {
+                        if let Err(e) = self.frames_into(source, asset, signal, payload, receive_ns, &mut acc) {
+                            return done(Err(e));
+                        }
+                    }
+                    _ => acc.quarantined.push(QuarantineEntry::new(
+                        source,
+                        "topic",
+                        format!("waveform topics are {WAVE_TOPIC_PREFIX}{{asset}}/{{signal}}"),
+                    )),
+                }
+                continue;
+            }
             match crate::payload::parse_message(source, payload, receive_ns) {
                 Err(e) => {
                     let field = match &e {
@@ -283,6 +329,99 @@ impl Ingestor {
                 Err(e) => done(Err(IngestError::Store(e))),
             }),
         );
+    }
+
+    /// Handles a payload of binary waveform frames (DWF1, one or more concatenated) of `asset`/`signal`:
+    /// features become samples of the derived signals, captures and diagnosis events are made durable here.
+    /// Errors only when the store fails (then nothing may be acknowledged).
+    fn frames_into(&self, source: &str, asset: &str, signal: &str, payload: &[u8], receive_ns: i64, acc: &mut Accumulator) -> Result<(), IngestError> {
+        let q = |field: &str, reason: String| QuarantineEntry {
+            asset: Some(asset.to_string()),
+            signal: Some(signal.to_string()),
+            ..QuarantineEntry::new(source, field, reason)
+        };
+        let plant = self.plant().clone();
+        let Some((ai, si, _)) = self.catalog.lookup(asset, signal) else {
+            let reason = if plant.asset(asset).is_none() {
+                format!("unknown asset '{asset}': it is not in the plant file")
+            } else {
+                format!("asset '{asset}' has no signal '{signal}'")
+            };
+            acc.quarantined.push(q("topic", reason));
+            return Ok(());
+        };
+        let (ai, si) = (ai as usize, si as usize);
+        let sig = &plant.assets[ai].signals[si];
+        if sig.kind != doppel_model::SignalKind::Waveform || sig.unit.dimension != doppel_model::Dimension::Acceleration {
+            acc.quarantined.push(q(
+                "topic",
+                format!("signal '{signal}' of '{asset}' is not an acceleration waveform signal; frames are only accepted for those"),
+            ));
+            return Ok(());
+        }
+        let frames = match doppel_model::wave::decode_all(payload) {
+            Ok(f) => f,
+            Err(e) => {
+                acc.quarantined.push(q(e.field(), e.to_string()));
+                return Ok(());
+            }
+        };
+        let speed = self.speed_rpm(asset);
+        for frame in frames {
+            match self.waves.process(&plant, ai, si, &frame, speed) {
+                Ok(out) => {
+                    for (f, reason) in &out.captures {
+                        let cf = doppel_store::capture::CaptureFrame {
+                            t0_ns: f.t0_ns,
+                            sample_rate_hz: f.sample_rate_hz,
+                            shaft_rpm: f.shaft_rpm,
+                            samples: f.samples.clone(),
+                        };
+                        self.store.captures().write(asset, signal, &cf, reason)?;
+                    }
+                    if !out.events.is_empty() {
+                        self.store.append_events(
+                            out.events
+                                .into_iter()
+                                .map(|(ts, subject, payload)| NewEvent {
+                                    ts,
+                                    kind: DIAGNOSIS_EVENT.into(),
+                                    subject,
+                                    payload,
+                                })
+                                .collect(),
+                        )?;
+                    }
+                    self.resolve_into(source, &out.samples, Vec::new(), receive_ns, acc);
+                }
+                Err((field, reason)) => acc.quarantined.push(q(&field, reason)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Latest value of the asset's `speed` signal in rpm, if it has one and it was measured.
+    fn speed_rpm(&self, asset: &str) -> Option<f64> {
+        let (ai, si, series) = self.catalog.lookup(asset, "speed")?;
+        let unit = self.plant().assets[ai as usize].signals[si as usize].unit;
+        let (_, v) = self.store.latest(series).ok()??;
+        let rpm = doppel_model::units::lookup("rpm").ok()?;
+        unit.convert(v, &rpm).ok()
+    }
+
+    /// Blocking ingest of a payload of waveform frames (HTTP): answers once features, captures and events are
+    /// durable.
+    pub fn ingest_frames_blocking(&self, source: &str, asset: &str, signal: &str, payload: &[u8]) -> Result<Outcome, IngestError> {
+        let mut acc = Accumulator::default();
+        self.frames_into(source, asset, signal, payload, time::now(), &mut acc)?;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        self.commit(
+            acc,
+            Box::new(move |r| {
+                let _ = tx.send(r);
+            }),
+        );
+        rx.recv().map_err(|_| IngestError::Internal("store writer stopped".into()))?
     }
 
     /// Blocking variant of [`Ingestor::submit_samples`] (for HTTP handlers on a blocking thread).

@@ -42,6 +42,9 @@ pub struct Signal {
     /// Physically possible range; values outside are quarantined as absurd.
     pub valid: Range,
     pub envelopes: EnvelopeSet,
+    /// For a feature computed from a waveform's frames (see [`WAVEFORM_FEATURES`]): the waveform signal's name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub derived_from: Option<String>,
 }
 
 fn ser_unit<S: serde::Serializer>(u: &Unit, s: S) -> Result<S::Ok, S::Error> {
@@ -659,6 +662,7 @@ impl Validator<'_> {
         if signals.is_empty() {
             self.error(0..0, &tfield, "an asset type needs at least one signal");
         }
+        add_waveform_features(&mut signals);
         let running = t.running_when.map(|r| {
             let span = r.span();
             let r = r.into_inner();
@@ -804,6 +808,7 @@ impl Validator<'_> {
             states: rs.states,
             valid,
             envelopes,
+            derived_from: None,
         })
     }
 
@@ -848,6 +853,83 @@ impl Validator<'_> {
             warning,
             hysteresis: h,
         })
+    }
+}
+
+/// The features computed from every frame of a waveform signal `w` and stored as ordinary signals named
+/// `{w}_{suffix}`: (suffix, unit — `None` = the waveform's own unit, description).
+pub const WAVEFORM_FEATURES: [(&str, Option<&str>, &str); 8] = [
+    ("rms", None, "RMS of each frame (mean removed)"),
+    ("peak", None, "largest absolute deviation from the mean in each frame"),
+    ("crest", Some("1"), "crest factor (peak / RMS) of each frame"),
+    ("kurtosis", Some("1"), "kurtosis of each frame (3 for Gaussian noise; impacts raise it)"),
+    ("skewness", Some("1"), "skewness of each frame"),
+    (
+        "velocity",
+        Some("mm/s"),
+        "broadband velocity RMS 10–1000 Hz (ISO 10816-3) integrated from each frame",
+    ),
+    ("envelope", None, "mean envelope in the demodulation band chosen by spectral kurtosis"),
+    ("fault", Some("state"), "diagnosed fault (confirmed over several frames)"),
+];
+
+/// Labels of the `{w}_fault` state signal, by value.
+pub const FAULT_STATES: [&str; 7] = ["normal", "outer_race", "inner_race", "ball", "cage", "unbalance", "misalignment"];
+
+/// Adds the derived feature signals of every acceleration waveform signal (see [`WAVEFORM_FEATURES`]) unless the
+/// plant file declares a signal of that name itself (then its declaration — e.g. with an envelope — is kept).
+fn add_waveform_features(signals: &mut Vec<Signal>) {
+    let waves: Vec<Signal> = signals
+        .iter()
+        .filter(|s| s.kind == SignalKind::Waveform && s.unit.dimension == Dimension::Acceleration)
+        .cloned()
+        .collect();
+    for w in waves {
+        for (suffix, unit, description) in WAVEFORM_FEATURES {
+            let name = format!("{}_{suffix}", w.name);
+            if let Some(declared) = signals.iter_mut().find(|s| s.name == name) {
+                declared.derived_from = Some(w.name.clone());
+                continue;
+            }
+            let unit = match unit {
+                Some(u) => units::lookup(u).unwrap_or(w.unit),
+                None => w.unit,
+            };
+            let state = suffix == "fault";
+            let mut envelopes = EnvelopeSet::default();
+            if state {
+                // Any diagnosed fault is an alarm (value > 0 = not "normal").
+                let r = Range {
+                    low: f64::NEG_INFINITY,
+                    high: 0.5,
+                };
+                envelopes.default = Some(Envelope {
+                    normal: r,
+                    warning: r,
+                    hysteresis: 0.0,
+                });
+            }
+            signals.push(Signal {
+                name,
+                unit,
+                kind: if state { SignalKind::State } else { SignalKind::Process },
+                // Frames arrive at the device's cadence; one a minute is typical.
+                rate_hz: 1.0 / 60.0,
+                description: format!("{} of {}", description, w.name),
+                component: w.component.clone(),
+                states: if state {
+                    FAULT_STATES.iter().map(|s| s.to_string()).collect()
+                } else {
+                    Vec::new()
+                },
+                valid: Range {
+                    low: f64::NEG_INFINITY,
+                    high: f64::INFINITY,
+                },
+                envelopes,
+                derived_from: Some(w.name.clone()),
+            });
+        }
     }
 }
 

@@ -38,6 +38,10 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/assets", get(list_assets))
         .route("/api/assets/{asset}", get(asset_detail))
         .route("/api/assets/{asset}/signals/{signal}/history", get(signal_history))
+        .route("/api/assets/{asset}/diagnosis", get(asset_diagnosis))
+        .route("/api/assets/{asset}/signals/{signal}/frames", post(ingest_frames))
+        .route("/api/assets/{asset}/signals/{signal}/captures", get(list_captures))
+        .route("/api/assets/{asset}/signals/{signal}/captures/{t0}", get(capture_detail))
         .route("/api/lines/{line}", get(line_detail))
         .route("/api/lines/{line}/context", get(line_context).post(set_line_context))
         .route("/api/alerts", get(alerts))
@@ -191,6 +195,171 @@ async fn asset_detail(State(state): State<Arc<AppState>>, Path(id): Path<String>
         "asset": asset,
         "live": live,
         "context": {"context_id": context_id, "line": asset.line, "context": context},
+        "condition": state.ingestor.waves().status(Some(&asset.id)),
+    })))
+}
+
+/// Condition monitoring of an asset's waveform channels: features, ISO zone, diagnosis with evidence.
+async fn asset_diagnosis(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let i = asset_index(&state, &id)?;
+    let asset = &state.plant.assets[i];
+    let waves: Vec<&str> = asset
+        .signals
+        .iter()
+        .filter(|s| s.kind == doppel_model::SignalKind::Waveform)
+        .map(|s| s.name.as_str())
+        .collect();
+    Ok(Json(json!({
+        "asset": asset.id,
+        "waveform_signals": waves,
+        "channels": state.ingestor.waves().status(Some(&asset.id)),
+    })))
+}
+
+fn waveform_signal<'a>(state: &'a AppState, id: &str, signal: &str) -> ApiResult<(usize, &'a doppel_model::Signal)> {
+    let i = asset_index(state, id)?;
+    let sig = state.plant.assets[i]
+        .signal(signal)
+        .ok_or_else(|| ApiError::not_found("signal", format!("asset '{id}' has no signal '{signal}'")))?;
+    if sig.kind != doppel_model::SignalKind::Waveform {
+        return Err(ApiError::bad("signal", format!("'{signal}' is not a waveform signal")));
+    }
+    Ok((i, sig))
+}
+
+/// Binary waveform frames (DWF1, docs/waveforms.md). Answers after features, captures and events are durable.
+async fn ingest_frames(State(state): State<Arc<AppState>>, Path((id, signal)): Path<(String, String)>, body: axum::body::Bytes) -> ApiResult<Response> {
+    waveform_signal(&state, &id, &signal)?;
+    if body.is_empty() {
+        return Err(ApiError::bad("body", "no frames: the body must hold one or more DWF1 frames"));
+    }
+    let ing = state.ingestor.clone();
+    let outcome = tokio::task::spawn_blocking(move || ing.ingest_frames_blocking("http", &id, &signal, &body))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::new(StatusCode::SERVICE_UNAVAILABLE, None, format!("not stored (nothing was acknowledged): {e}")))?;
+    let status = if outcome.accepted == 0 && !outcome.quarantined.is_empty() {
+        StatusCode::UNPROCESSABLE_ENTITY
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(outcome)).into_response())
+}
+
+#[derive(Deserialize)]
+struct CaptureQuery {
+    start: Option<String>,
+    end: Option<String>,
+    limit: Option<usize>,
+}
+
+/// Raw captures kept for a waveform signal (metadata only), oldest first.
+async fn list_captures(
+    State(state): State<Arc<AppState>>,
+    Path((id, signal)): Path<(String, String)>,
+    Query(q): Query<CaptureQuery>,
+) -> ApiResult<Json<Value>> {
+    waveform_signal(&state, &id, &signal)?;
+    let start = q.start.as_deref().map(|v| parse_time("start", v)).transpose()?.unwrap_or(i64::MIN);
+    let end = q.end.as_deref().map(|v| parse_time("end", v)).transpose()?.unwrap_or(i64::MAX);
+    let limit = q.limit.unwrap_or(1000).min(10_000);
+    let store = state.store.clone();
+    let list = tokio::task::spawn_blocking(move || store.captures().list(&id, &signal, start, end, limit))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({ "captures": list.iter().map(capture_json).collect::<Vec<_>>() })))
+}
+
+fn capture_json(m: &doppel_store::capture::CaptureMeta) -> Value {
+    json!({
+        "asset": m.asset, "signal": m.signal, "t0_ns": m.t0_ns, "time": time::format_rfc3339(m.t0_ns),
+        "sample_rate_hz": m.sample_rate_hz, "samples": m.n_samples, "shaft_rpm": m.shaft_rpm, "reason": m.reason, "bytes": m.bytes,
+    })
+}
+
+#[derive(Deserialize)]
+struct CaptureDetailQuery {
+    /// Include the raw samples.
+    samples: Option<bool>,
+}
+
+/// Keeps at most `max` points of a spectrum up to `max_hz` (largest amplitude per group, so peaks survive).
+fn thin(s: &doppel_signal::SpectrumView<'_>, max_hz: f64, max: usize) -> Value {
+    let n = ((max_hz / s.df_hz).floor() as usize + 1).min(s.amplitude.len());
+    let group = n.div_ceil(max.max(1)).max(1);
+    let mut f = Vec::with_capacity(n / group + 1);
+    let mut a = Vec::with_capacity(n / group + 1);
+    let mut i = 0;
+    while i < n {
+        let end = (i + group).min(n);
+        let (k, v) = (i..end).map(|k| (k, s.amplitude[k])).fold((i, f32::MIN), |m, x| if x.1 > m.1 { x } else { m });
+        f.push(k as f64 * s.df_hz);
+        a.push(v);
+        i = end;
+    }
+    json!({"df_hz": s.df_hz * group as f64, "frequency_hz": f, "amplitude": a})
+}
+
+/// One raw capture with its analysis: spectrum, velocity spectrum, envelope spectrum with the bearing's defect
+/// frequencies, time-domain features and the diagnosis of that frame.
+async fn capture_detail(
+    State(state): State<Arc<AppState>>,
+    Path((id, signal, t0)): Path<(String, String, String)>,
+    Query(q): Query<CaptureDetailQuery>,
+) -> ApiResult<Json<Value>> {
+    let (ai, sig) = waveform_signal(&state, &id, &signal)?;
+    let t0_ns = parse_time("t0", &t0).or_else(|_| t0.parse::<i64>().map_err(|_| ApiError::bad("t0", format!("'{t0}' is not a capture time"))))?;
+    let asset = state.plant.assets[ai].clone();
+    let sig = sig.clone();
+    let store = state.store.clone();
+    let with_samples = q.samples.unwrap_or(false);
+    let (a2, s2) = (id.clone(), signal.clone());
+    let found = tokio::task::spawn_blocking(move || store.captures().read(&a2, &s2, t0_ns))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    let Some((meta, frame)) = found else {
+        return Err(ApiError::not_found("t0", format!("no capture of {id}/{signal} at {t0_ns} ns")));
+    };
+    let fs = frame.sample_rate_hz;
+    let unit = if sig.unit.symbol == "g" {
+        doppel_signal::AccelUnit::G
+    } else {
+        doppel_signal::AccelUnit::MetrePerSecondSquared
+    };
+    let spectrum =
+        doppel_signal::amplitude_spectrum(&frame.samples, fs, doppel_signal::WindowKind::Hann).map_err(|e| ApiError::bad("capture", e.to_string()))?;
+    let velocity = doppel_signal::velocity_spectrum(&spectrum.view(), unit);
+    let rpm = frame.shaft_rpm.or_else(|| asset.param("rated_speed_rpm"));
+    let bearing = rpm.and_then(|r| doppel_ingest::wave::bearing_frequencies(&asset, &sig, r));
+    let analysis = match &bearing {
+        Some((_, f)) => doppel_signal::diagnosis::diagnose_recording(
+            &frame.samples,
+            fs,
+            f,
+            &doppel_signal::diagnosis::RecordingOptions { unit, ..Default::default() },
+        )
+        .ok(),
+        None => None,
+    };
+    let envelope = analysis.as_ref().and_then(|a| {
+        let band = a.bands.iter().find(|b| b.from_kurtogram).or(a.bands.first())?.band;
+        doppel_signal::envelope_spectrum(&frame.samples, fs, band).ok().map(|e| (band, e))
+    });
+    let env_max = bearing.as_ref().map_or(500.0, |(_, f)| (3.5 * f.bpfi_hz.max(f.bpfo_hz)).min(fs / 2.0));
+    Ok(Json(json!({
+        "capture": capture_json(&meta),
+        "shaft_rpm": rpm,
+        "bearing": bearing.as_ref().map(|b| &b.0),
+        "defect_frequencies": bearing.as_ref().map(|b| b.1),
+        "features": analysis.as_ref().map(|a| a.time),
+        "velocity_rms_mm_s": analysis.as_ref().map(|a| a.velocity_rms_mm_s),
+        "diagnosis": analysis.as_ref().map(|a| &a.diagnosis),
+        "spectrum": thin(&spectrum.view(), fs / 2.0, 4000),
+        "velocity_spectrum": thin(&velocity.view(), 1000.0, 2000),
+        "envelope_spectrum": envelope.as_ref().map(|(band, e)| json!({"band_hz": [band.lo_hz, band.hi_hz], "spectrum": thin(&e.spectrum.view(), env_max, 2000)})),
+        "samples": if with_samples { json!(frame.samples) } else { Value::Null },
     })))
 }
 

@@ -747,7 +747,7 @@ impl PlantSim {
             let slots = a
                 .signals
                 .iter()
-                .filter(|s| s.kind != SignalKind::Waveform)
+                .filter(|s| s.kind != SignalKind::Waveform && s.derived_from.is_none())
                 .map(|s| make_slot(kind, a, s, &mut rng))
                 .collect();
             assets.push(AssetSim {

@@ -116,6 +116,10 @@ struct DemoArgs {
     /// Ground-truth log (JSON lines of fault onsets, failures, repairs, mode changes).
     #[arg(long)]
     truth_log: Option<PathBuf>,
+    /// Simulated seconds between two vibration frames of each accelerometer (0 = none). Short in the demo so
+    /// the accelerated faults are seen developing.
+    #[arg(long, default_value_t = 10.0)]
+    waveform_every_s: f64,
 }
 
 #[derive(Args)]
@@ -259,6 +263,8 @@ async fn demo(a: DemoArgs) -> Result<()> {
         client_id: "doppel-sim".into(),
         start: None,
         no_progress: true,
+        waveform_every_s: a.waveform_every_s,
+        waveform_frame_s: 1.0,
     };
     tokio::select! {
         r = simrun::run(sim) => r?,

@@ -44,6 +44,13 @@ pub struct SimArgs {
     /// Hide the progress bar shown with --duration.
     #[arg(long)]
     pub no_progress: bool,
+    /// Simulated seconds between two vibration frames of each accelerometer (waveform signal); 0 = no frames.
+    /// Frames go to doppel/v1/wave/{asset}/{signal} as binary DWF1 frames (docs/waveforms.md).
+    #[arg(long, default_value_t = 60.0)]
+    pub waveform_every_s: f64,
+    /// Length of each vibration frame, simulated seconds (samples = length × the signal's rate_hz).
+    #[arg(long, default_value_t = 1.0)]
+    pub waveform_frame_s: f64,
 }
 
 pub async fn run(a: SimArgs) -> Result<()> {
@@ -60,6 +67,8 @@ pub async fn run(a: SimArgs) -> Result<()> {
         start_ns,
         wear_acceleration: a.wear_acceleration,
         initial_wear: a.wear_acceleration > 1.0,
+        waveform_every_s: a.waveform_every_s,
+        waveform_frame_s: a.waveform_frame_s,
         ..SimConfig::default()
     };
     let step_s = config.step_s;
@@ -115,6 +124,20 @@ pub async fn run(a: SimArgs) -> Result<()> {
             let body = json!({"ts": tick.ts_ns / time::NANOS_PER_MILLI, "values": values});
             client
                 .publish(format!("doppel/v1/data/{}", r.asset), QoS::AtLeastOnce, false, body.to_string())
+                .await?;
+            published += 1;
+        }
+        for f in &tick.frames {
+            let frame = doppel_model::WaveFrame {
+                t0_ns: f.t0_ns,
+                sample_rate_hz: f.sample_rate_hz,
+                shaft_rpm: Some(f.shaft_rpm),
+                samples: f.samples.clone(),
+            };
+            let bytes =
+                doppel_model::wave::encode(&frame, doppel_model::Encoding::F32).with_context(|| format!("encoding a frame of {}/{}", f.asset, f.signal))?;
+            client
+                .publish(format!("doppel/v1/wave/{}/{}", f.asset, f.signal), QoS::AtLeastOnce, false, bytes)
                 .await?;
             published += 1;
         }
