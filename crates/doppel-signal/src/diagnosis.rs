@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | outer race | BPFO | harmonics 2×, 3× BPFO |
 //! | inner race | BPFI | harmonics, and sidebands at BPFI ± fr (the defect rotates through the load zone) |
-//! | ball (rolling element) | 2×BSF, or BSF | harmonics, and sidebands at ± FTF (the ball is carried by the cage) |
+//! | ball (rolling element) | 2×BSF, or BSF | sidebands at ± FTF (required: the ball is carried by the cage through the load zone); harmonics add to the score |
 //! | cage | FTF | harmonics |
 //!
 //! Real peaks sit 1–2 % off the kinematic values because the rolling elements slip, so each line is searched
@@ -328,7 +328,9 @@ fn bearing_hypothesis(fault: Fault, spec: &Amplitudes<'_>, f: &BearingFrequencie
                     lines.push(l);
                 }
             }
-            confirm = confirm.max(side_best);
+            // A ball is carried through the load zone by the cage: its signature is the FTF modulation. Harmonics
+            // alone do not confirm a ball defect (BSF multiples often sit on running-speed harmonics).
+            confirm = if fault == Fault::Ball { side_best } else { confirm.max(side_best) };
         }
         let score = p1 + 0.5 * harmonic_sum + 0.5 * side_best.max(0.0);
         let detected = p1 >= cfg.min_fundamental_db && confirm >= cfg.min_confirm_db;
@@ -380,7 +382,43 @@ pub fn bearing_hypotheses(spectra: &[(Amplitudes<'_>, Option<(f64, f64)>)], f: &
         }
         out.extend(best);
     }
+    explain_away(&mut out, cfg);
     out
+}
+
+/// A line can only be evidence once: a detected hypothesis whose fundamental coincides (within the slip
+/// tolerance) with a line of another detected hypothesis that has the stronger fundamental is explained by that
+/// one (e.g. on a 6309 the inner-race sideband BPFI − fr lies within 1.5 % of 2×BSF, so an inner-race
+/// signature would otherwise also read as a ball defect).
+fn explain_away(hypotheses: &mut [Hypothesis], cfg: &DiagnosisConfig) {
+    let mut notes: Vec<(usize, String)> = Vec::new();
+    for (i, h) in hypotheses.iter().enumerate() {
+        if !h.detected {
+            continue;
+        }
+        let f0 = h.lines[0].found_hz;
+        let p0 = h.lines[0].prominence_db;
+        for g in hypotheses.iter() {
+            if std::ptr::eq(g, h) || !g.detected || g.lines[0].prominence_db <= p0 {
+                continue;
+            }
+            if let Some(l) = g.lines.iter().find(|l| (l.found_hz - f0).abs() <= cfg.tolerance * f0.max(l.found_hz)) {
+                notes.push((
+                    i,
+                    format!(
+                        "; not counted: the line is {} of the stronger {} signature",
+                        l.label,
+                        g.fault.as_str().replace('_', " ")
+                    ),
+                ));
+                break;
+            }
+        }
+    }
+    for (i, note) in notes {
+        hypotheses[i].detected = false;
+        hypotheses[i].explanation.push_str(&note);
+    }
 }
 
 /// Evaluates unbalance and misalignment from the velocity spectrum (mm/s, peak amplitude per bin as produced
@@ -718,6 +756,31 @@ mod tests {
         let b2 = 2.0 * f.bsf_hz;
         let d = run(&[(b2, 10.0), (b2 - f.ftf_hz, 5.0), (b2 + f.ftf_hz, 5.0)]);
         assert_eq!(d.fault, Fault::Ball, "{d:#?}");
+    }
+
+    #[test]
+    fn an_inner_race_sideband_on_the_ball_spin_line_is_not_a_ball_fault() {
+        // 6309-like geometry at 24.4 Hz: 2×BSF = 95.5 Hz lies within 1.5 % of BPFI − fr = 96.8 Hz.
+        let fr = 24.4;
+        let f = BearingFrequencies {
+            shaft_hz: fr,
+            bpfo_hz: 3.04 * fr,
+            bpfi_hz: 4.96 * fr,
+            bsf_hz: 1.9555 * fr,
+            ftf_hz: 0.38 * fr,
+        };
+        let a = spectrum(&[
+            (f.bpfi_hz, 30.0),
+            (2.0 * f.bpfi_hz, 12.0),
+            (f.bpfi_hz - fr, 20.0),
+            (f.bpfi_hz + fr, 20.0),
+            (2.0 * f.bpfi_hz - fr, 8.0),
+            (f.bpfi_hz - 2.0 * fr, 8.0),
+        ]);
+        let d = diagnose(&[(Amplitudes { df: 0.5, amplitudes: &a }, None)], None, &f, &DiagnosisConfig::default());
+        assert_eq!(d.fault, Fault::InnerRace, "{d:#?}");
+        let ball = d.hypotheses.iter().find(|h| h.fault == Fault::Ball).unwrap();
+        assert!(!ball.detected, "{ball:#?}");
     }
 
     #[test]
