@@ -345,6 +345,8 @@ struct RawSignal {
     envelope: Option<S<RawEnvelope>>,
     #[serde(default)]
     envelope_when: Vec<S<RawConditionalEnvelope>>,
+    /// Computed by doppel rather than measured: "physics_residual".
+    computed: Option<S<String>>,
 }
 
 #[derive(Deserialize, Clone, Copy)]
@@ -773,6 +775,27 @@ impl Validator<'_> {
                 high: f64::INFINITY,
             },
         };
+        let derived_from = match &rs.computed {
+            None => None,
+            Some(c) if c.get_ref() == "physics_residual" => {
+                if rs.kind != SignalKind::Process {
+                    self.error(
+                        c.span(),
+                        format!("{field}.computed"),
+                        "a physics residual is a process signal (kind = \"process\")",
+                    );
+                }
+                Some(c.get_ref().clone())
+            }
+            Some(c) => {
+                self.error(
+                    c.span(),
+                    format!("{field}.computed"),
+                    format!("unknown computation '{}': the only one is \"physics_residual\"", c.get_ref()),
+                );
+                None
+            }
+        };
         let mut envelopes = EnvelopeSet::default();
         if let Some(e) = &rs.envelope {
             let r = *e.get_ref();
@@ -808,7 +831,7 @@ impl Validator<'_> {
             states: rs.states,
             valid,
             envelopes,
-            derived_from: None,
+            derived_from,
         })
     }
 

@@ -64,8 +64,13 @@ struct LiveContext<'a> {
 /// Applies committed data to the twins, stores the resulting twin events and broadcasts everything.
 pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed>) {
     let mut contexts: HashMap<u32, LineContext> = HashMap::new();
+    let (mut residuals, problems) = doppel_twin::residuals::ResidualEngine::new(&state.plant);
+    for p in problems {
+        tracing::warn!(asset = %p.asset, signal = %p.signal, reason = %p.reason, "physics residual cannot be computed");
+    }
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 256).await > 0 {
+        let mut derived: Vec<doppel_ingest::payload::RawSample> = Vec::new();
         let mut events: Vec<TwinEvent> = Vec::new();
         let mut live: Vec<String> = Vec::new();
         {
@@ -84,6 +89,18 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                                 .entry(cs.context_id)
                                 .or_insert_with(|| state.ingestor.context_by_id(cs.context_id).map(|(_, c)| c).unwrap_or_default());
                             events.extend(twins.apply(s.asset as usize, s.signal as usize, s.ts_ns, s.value, ctx));
+                            if !residuals.is_empty() {
+                                for r in residuals.observe(s.asset as usize, s.signal as usize, s.ts_ns, s.value) {
+                                    let a = &plant.assets[r.asset];
+                                    derived.push(doppel_ingest::payload::RawSample {
+                                        asset: a.id.clone(),
+                                        signal: a.signals[r.signal].name.clone(),
+                                        ts_ns: r.ts_ns,
+                                        value: Some(r.value),
+                                        unit: None,
+                                    });
+                                }
+                            }
                             if listening && values.len() < MAX_VALUES_PER_EVENT {
                                 values.push((s.asset, s.signal, s.ts_ns, s.value));
                             }
@@ -109,6 +126,22 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                 }
             }
             drop(twins);
+            if !derived.is_empty() {
+                // Residuals go through the normal pipeline (durable, then back here as committed samples).
+                let ing = state.ingestor.clone();
+                tokio::task::spawn_blocking(move || {
+                    ing.submit_samples(
+                        "physics",
+                        &derived,
+                        Vec::new(),
+                        Box::new(|r| {
+                            if let Err(e) = r {
+                                tracing::warn!(error = %e, "physics residuals not stored");
+                            }
+                        }),
+                    )
+                });
+            }
             if !values.is_empty() {
                 let msg = LiveValues {
                     committed: time::now(),
