@@ -25,6 +25,52 @@ async fn setup() -> (Arc<AppState>, tempfile::TempDir) {
     (state, dir)
 }
 
+async fn call_bytes(state: &Arc<AppState>, method: &str, uri: &str, body: Vec<u8>) -> (StatusCode, Value) {
+    let req = Request::builder().method(method).uri(uri).header("content-type", "application/octet-stream");
+    let resp = app(state.clone()).oneshot(req.body(Body::from(body)).unwrap()).await.unwrap();
+    let status = resp.status();
+    let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+    (
+        status,
+        serde_json::from_slice(&bytes).unwrap_or(Value::String(String::from_utf8_lossy(&bytes).into_owned())),
+    )
+}
+
+/// One second of a 12.8 kHz drive-end accelerometer on a 6309 bearing (8 balls, 17.46 / 72.5 mm) at 1465 rpm with an
+/// outer-race defect: impacts at BPFO (with 1 % timing jitter) ringing a 3 kHz resonance, plus 1× and noise.
+fn outer_race_frame(t0_ns: i64, seed: u64) -> Vec<u8> {
+    let fs = 12_800.0;
+    let fr = 1465.0 / 60.0;
+    let bpfo = 8.0 / 2.0 * fr * (1.0 - 17.46 / 72.5);
+    let mut x = vec![0f32; 12_800];
+    let mut rng = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut uniform = move || {
+        rng = rng.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((rng >> 11) as f64) / ((1u64 << 53) as f64)
+    };
+    for (i, v) in x.iter_mut().enumerate() {
+        let t = i as f64 / fs;
+        let noise = (uniform() + uniform() + uniform() + uniform() - 2.0) * 0.05;
+        *v = (0.02 * (2.0 * std::f64::consts::PI * fr * t).sin() + noise) as f32;
+    }
+    let mut t = uniform() / bpfo;
+    while t < 1.0 {
+        let start = (t * fs) as usize;
+        for k in 0..200.min(x.len().saturating_sub(start)) {
+            let tau = k as f64 / fs;
+            x[start + k] += (1.5 * (-0.06 * 2.0 * std::f64::consts::PI * 3000.0 * tau).exp() * (2.0 * std::f64::consts::PI * 3000.0 * tau).sin()) as f32;
+        }
+        t += (1.0 + 0.01 * (uniform() - 0.5)) / bpfo;
+    }
+    let frame = doppel_model::WaveFrame {
+        t0_ns,
+        sample_rate_hz: fs,
+        shaft_rpm: Some(1465.0),
+        samples: x,
+    };
+    doppel_model::wave::encode(&frame, doppel_model::Encoding::i16_auto(&frame.samples)).unwrap()
+}
+
 async fn call(state: &Arc<AppState>, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
     let req = Request::builder().method(method).uri(uri).header("content-type", "application/json");
     let req = req.body(body.map(|b| Body::from(b.to_string())).unwrap_or_else(Body::empty)).unwrap();
@@ -56,13 +102,26 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
         }
         assert!(paths.contains_key(r), "route {r} is not in openapi.json");
     }
+    // A waveform frame first, so the capture routes have something to show.
+    let t0 = doppel_model::time::now() - 5_000_000_000;
+    let (status, resp) = call_bytes(&state, "POST", "/api/assets/l1-hyd-motor/signals/accel_de/frames", outer_race_frame(t0, 1)).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
     for (path, ops) in paths {
         assert!(routes.contains(path), "openapi.json documents {path}, which the router does not serve");
+        if path.contains("/frames") {
+            continue; // binary body; exercised above and in its own test
+        }
         for method in ops.as_object().unwrap().keys() {
             if path == "/api/stream" {
                 continue; // an endless stream; tested below
             }
-            let uri = path.replace("{asset}", "l1-cnc-1").replace("{signal}", "spindle_temp").replace("{line}", "l1");
+            let uri = if path.contains("/captures") || path.contains("/diagnosis") {
+                path.replace("{asset}", "l1-hyd-motor")
+                    .replace("{signal}", "accel_de")
+                    .replace("{t0}", &t0.to_string())
+            } else {
+                path.replace("{asset}", "l1-cnc-1").replace("{signal}", "spindle_temp").replace("{line}", "l1")
+            };
             let body = match (method.as_str(), path.as_str()) {
                 ("post", "/api/ingest") => Some(json!({"samples": [{"asset": "l1-cnc-1", "signal": "spindle_temp", "value": 30.0}]})),
                 ("post", _) => Some(json!({"product": "shaft-a"})),
@@ -184,4 +243,60 @@ async fn ingest_reaches_the_twin_raises_an_alert_and_streams_it() {
     let frame = tokio::time::timeout(Duration::from_secs(5), body.frame()).await.unwrap().unwrap().unwrap();
     let text = String::from_utf8_lossy(frame.data_ref().unwrap()).into_owned();
     assert!(text.starts_with("event: hello"), "{text}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn waveform_frames_become_features_a_diagnosis_and_captures() {
+    let (state, _dir) = setup().await;
+    let base = doppel_model::time::now() - 120_000_000_000;
+    let uri = "/api/assets/l1-hyd-motor/signals/accel_de/frames";
+    for k in 0..6 {
+        let (status, resp) = call_bytes(&state, "POST", uri, outer_race_frame(base + k * 10_000_000_000, k as u64)).await;
+        assert_eq!(status, StatusCode::OK, "{resp}");
+        assert_eq!(resp["accepted"], 8, "8 features per frame: {resp}");
+    }
+    let (_, diag) = call(&state, "GET", "/api/assets/l1-hyd-motor/diagnosis", None).await;
+    let ch = &diag["channels"][0];
+    assert_eq!(ch["fault"], "outer_race", "{ch}");
+    assert_eq!(ch["evidence"]["lines"][0]["label"], "BPFO", "{ch}");
+    assert!(ch["evidence"]["lines"][0]["prominence_db"].as_f64().unwrap() > 14.0, "{ch}");
+    assert_eq!(ch["speed_source"], "frame");
+    assert!(ch["features"]["time"]["kurtosis"].as_f64().unwrap() > 4.0, "{ch}");
+    // The asset view carries the same condition.
+    let (_, asset) = call(&state, "GET", "/api/assets/l1-hyd-motor", None).await;
+    assert_eq!(asset["condition"][0]["fault"], "outer_race");
+    // Features are stored signals.
+    let (_, hist) = call(&state, "GET", "/api/assets/l1-hyd-motor/signals/accel_de_kurtosis/history?raw=true", None).await;
+    assert_eq!(hist["points"].as_array().unwrap().len(), 6, "{hist}");
+    // A periodic capture (first frame) and captures around the diagnosis alarm.
+    let (_, caps) = call(&state, "GET", "/api/assets/l1-hyd-motor/signals/accel_de/captures", None).await;
+    let caps = caps["captures"].as_array().unwrap().clone();
+    assert!(caps.iter().any(|c| c["reason"] == "periodic"), "{caps:?}");
+    let alarm = caps
+        .iter()
+        .find(|c| c["reason"].as_str().unwrap().starts_with("alarm:"))
+        .unwrap_or_else(|| panic!("{caps:?}"));
+    let (status, detail) = call(
+        &state,
+        "GET",
+        &format!("/api/assets/l1-hyd-motor/signals/accel_de/captures/{}", alarm["t0_ns"]),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{detail}");
+    assert_eq!(detail["diagnosis"]["fault"], "outer_race", "{}", detail["diagnosis"]);
+    assert!(detail["defect_frequencies"]["bpfo_hz"].as_f64().unwrap() > 70.0);
+    assert!(!detail["envelope_spectrum"]["spectrum"]["amplitude"].as_array().unwrap().is_empty());
+    // A diagnosis event records the change with its evidence.
+    let (_, events) = call(&state, "GET", "/api/events?kind=diagnosis", None).await;
+    assert!(events.to_string().contains("outer_race"), "{events}");
+
+    // Bad input: garbage is quarantined with the field named; frames for a non-waveform signal are refused.
+    let (status, resp) = call_bytes(&state, "POST", uri, b"not a frame at all".to_vec()).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{resp}");
+    assert_eq!(resp["quarantined"][0]["field"], "magic", "{resp}");
+    let (status, resp) = call_bytes(&state, "POST", "/api/assets/l1-hyd-motor/signals/current/frames", outer_race_frame(base, 9)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{resp}");
+    let (status, _) = call(&state, "GET", "/api/assets/l1-hyd-motor/signals/accel_de/captures/12345", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
 }
