@@ -185,7 +185,7 @@ fn demodulation_limits(f: &BearingFrequencies) -> (f64, f64) {
 
 fn iso_rating(asset: &Asset, velocity: f64) -> IsoRating {
     let group = match asset.param("machine_group") {
-        Some(g) if g == 1.0 => MachineGroup::Group1,
+        Some(1.0) => MachineGroup::Group1,
         Some(_) => MachineGroup::Group2,
         None => asset
             .param("rated_power_kw")

@@ -16,7 +16,7 @@
 //! | outer race | BPFO | harmonics 2×, 3× BPFO |
 //! | inner race | BPFI | harmonics, and sidebands at BPFI ± fr (the defect rotates through the load zone) |
 //! | ball (rolling element) | 2×BSF, or BSF | sidebands at ± FTF (required: the ball is carried by the cage through the load zone); harmonics add to the score |
-//! | cage | FTF | harmonics |
+//! | cage | FTF | two harmonics (an impact train; a lone FTF line is the cage modulation of a ball defect, and is not counted when a ball signature is present) |
 //!
 //! Real peaks sit 1–2 % off the kinematic values because the rolling elements slip, so each line is searched
 //! within ± [`DiagnosisConfig::tolerance`] of its expected frequency (at least ± 1.5 bins). A line's
@@ -223,6 +223,11 @@ fn measure(spec: &Amplitudes<'_>, label: String, hz: f64, half: f64) -> Option<L
     if hz.is_nan() || hz <= 0.0 || spec.df.is_nan() || spec.df <= 0.0 || n < 8 || hz + half > spec.max_hz() {
         return None;
     }
+    // A line closer to DC than 8 bins cannot be told from its neighbours (a 0.1-s snapshot has 10 Hz bins: its
+    // "1×" at 25 Hz could be anything from 10 to 40 Hz). Such lines are not evaluated rather than guessed.
+    if hz < 8.0 * spec.df {
+        return None;
+    }
     let lo = ((hz - half) / spec.df).ceil().max(1.0) as usize;
     let hi = (((hz + half) / spec.df).floor() as usize).min(n - 1);
     if lo > hi {
@@ -304,7 +309,10 @@ fn bearing_hypothesis(fault: Fault, spec: &Amplitudes<'_>, f: &BearingFrequencie
         let mut lines = vec![first];
         let mut harmonic_sum = 0.0;
         let mut confirm: f64 = f64::NEG_INFINITY;
-        for k in 2..=cfg.harmonics.max(1) {
+        let mut harmonic_prominences: Vec<f64> = Vec::new();
+        // The cage's harmonic comb is examined further: an impact train once per cage turn rings many harmonics.
+        let last = if fault == Fault::Cage { cfg.harmonics.max(6) } else { cfg.harmonics.max(1) };
+        for k in 2..=last {
             let hz = k as f64 * fundamental;
             let label = if name.contains('×') {
                 format!("{k}×({name})")
@@ -314,6 +322,7 @@ fn bearing_hypothesis(fault: Fault, spec: &Amplitudes<'_>, f: &BearingFrequencie
             if let Some(l) = measure(spec, label, hz, window(cfg, spec, hz)) {
                 harmonic_sum += l.prominence_db.clamp(0.0, p1.max(0.0));
                 confirm = confirm.max(l.prominence_db);
+                harmonic_prominences.push(l.prominence_db);
                 lines.push(l);
             }
         }
@@ -331,6 +340,13 @@ fn bearing_hypothesis(fault: Fault, spec: &Amplitudes<'_>, f: &BearingFrequencie
             // A ball is carried through the load zone by the cage: its signature is the FTF modulation. Harmonics
             // alone do not confirm a ball defect (BSF multiples often sit on running-speed harmonics).
             confirm = if fault == Fault::Ball { side_best } else { confirm.max(side_best) };
+        }
+        if fault == Fault::Cage {
+            // A cage defect strikes once per cage revolution: an impact train, rich in harmonics. A single FTF line
+            // (with at most one harmonic) is what the cage *modulation* of a ball defect looks like, so a cage needs
+            // two confirming harmonics.
+            harmonic_prominences.sort_by(|a, b| b.total_cmp(a));
+            confirm = harmonic_prominences.get(1).copied().unwrap_or(f64::NEG_INFINITY);
         }
         let score = p1 + 0.5 * harmonic_sum + 0.5 * side_best.max(0.0);
         let detected = p1 >= cfg.min_fundamental_db && confirm >= cfg.min_confirm_db;
@@ -392,8 +408,22 @@ pub fn bearing_hypotheses(spectra: &[(Amplitudes<'_>, Option<(f64, f64)>)], f: &
 /// signature would otherwise also read as a ball defect).
 fn explain_away(hypotheses: &mut [Hypothesis], cfg: &DiagnosisConfig) {
     let mut notes: Vec<(usize, String)> = Vec::new();
+    let ball = hypotheses.iter().any(|h| h.fault == Fault::Ball && h.detected);
+    // A cage impact comb: at least three harmonics of FTF stand out. Its dense lines (FTF apart) can fake the
+    // ball's 2×BSF ± FTF pattern; a ball's cage *modulation* shows FTF with at most a harmonic or two.
+    let comb = hypotheses
+        .iter()
+        .any(|h| h.fault == Fault::Cage && h.detected && h.lines.iter().skip(1).filter(|l| l.prominence_db >= cfg.min_confirm_db).count() >= 3);
     for (i, h) in hypotheses.iter().enumerate() {
         if !h.detected {
+            continue;
+        }
+        if h.fault == Fault::Cage && ball && !comb {
+            notes.push((i, "; not counted: FTF is the cage modulation of the detected ball signature".into()));
+            continue;
+        }
+        if h.fault == Fault::Ball && comb {
+            notes.push((i, "; not counted: its lines lie on the cage's impact comb (harmonics of FTF)".into()));
             continue;
         }
         let f0 = h.lines[0].found_hz;
@@ -781,6 +811,28 @@ mod tests {
         assert_eq!(d.fault, Fault::InnerRace, "{d:#?}");
         let ball = d.hypotheses.iter().find(|h| h.fault == Fault::Ball).unwrap();
         assert!(!ball.detected, "{ball:#?}");
+    }
+
+    #[test]
+    fn cage_modulation_of_a_ball_defect_is_not_a_cage_fault() {
+        let f = cwru();
+        let b2 = 2.0 * f.bsf_hz;
+        // FTF line with one harmonic (modulation) alone: not a cage fault.
+        let d = run(&[(f.ftf_hz, 20.0), (2.0 * f.ftf_hz, 8.0)]);
+        assert_eq!(d.fault, Fault::Normal, "{d:#?}");
+        // With the ball family present, the FTF lines belong to it.
+        let d = run(&[
+            (f.ftf_hz, 20.0),
+            (2.0 * f.ftf_hz, 10.0),
+            (3.0 * f.ftf_hz, 8.0),
+            (b2, 12.0),
+            (b2 - f.ftf_hz, 8.0),
+            (b2 + f.ftf_hz, 8.0),
+        ]);
+        assert_eq!(d.fault, Fault::Ball, "{d:#?}");
+        // An impact train at FTF (harmonics) without a ball family is a cage fault.
+        let d = run(&[(f.ftf_hz, 15.0), (2.0 * f.ftf_hz, 10.0), (3.0 * f.ftf_hz, 8.0)]);
+        assert_eq!(d.fault, Fault::Cage, "{d:#?}");
     }
 
     #[test]

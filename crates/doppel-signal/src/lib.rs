@@ -9,6 +9,8 @@
 //! | [`window`] | Hann and rectangular windows with coherent gain and equivalent noise bandwidth (ENBW) |
 //! | [`spectrum`] | single-sided amplitude spectra (a sine of amplitude `A` reads `A`), Welch averaging, interpolated peak search, amplitude near a target frequency with a median background |
 //! | [`features`] | time-domain features in one pass: mean, RMS, peak, peak-to-peak, crest factor, kurtosis, skewness |
+//! | [`health`] | health indicators per snapshot of a run-to-failure recording and alarm thresholds learned from its healthy start |
+//! | [`diagnosis`] | the analyst's rules: bearing defect, unbalance and misalignment from envelope and velocity spectra, with evidence |
 //! | [`integrate`] | acceleration → velocity in the frequency domain (divide by `j·2πf`), velocity spectra and band RMS in mm/s (ISO 10816 style) |
 //! | [`envelope`] | band-pass by FFT-bin selection, analytic signal by a small inverse FFT at baseband, envelope spectrum |
 //! | [`kurtogram`] | spectral kurtosis of the complex envelope over a 1/3-binary tree of bands (fast-kurtogram style) to choose the demodulation band |
@@ -38,6 +40,7 @@ pub mod bench;
 pub mod diagnosis;
 pub mod envelope;
 pub mod features;
+pub mod health;
 pub mod integrate;
 pub mod kurtogram;
 pub mod monitor;
