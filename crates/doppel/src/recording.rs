@@ -128,7 +128,10 @@ pub fn parse_npy(bytes: &[u8], column: Option<usize>) -> Result<Vec<f32>> {
             b'>' => false,
             _ => bail!("unsupported dtype '{descr}'"),
         };
-        let size: usize = descr[2..].parse().map_err(|_| anyhow!("unsupported dtype '{descr}'"))?;
+        let size: usize = descr.get(2..).unwrap_or("").parse().map_err(|_| anyhow!("unsupported dtype '{descr}'"))?;
+        if ![2, 4, 8].contains(&size) {
+            bail!("unsupported dtype '{descr}' (f8, f4, i2, i4, i8 are)");
+        }
         (little, b[1], size)
     };
     let data = &bytes[start + hlen..];
@@ -251,6 +254,22 @@ mod tests {
         assert!(parse_npy(&npy("<f8", "(4,)", &data), None).unwrap_err().to_string().contains("truncated"));
         assert!(parse_npy(b"garbage", None).is_err());
         assert!(parse_npy(&npy("<c16", "(1,)", &[0; 16]), None).is_err());
+        assert!(parse_npy(&npy(">f16", "(1,)", &[0; 16]), None).is_err());
+        assert!(parse_npy(&npy("<é8", "(1,)", &[0; 8]), None).is_err());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn npy_and_text_parsers_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..512), col in 0usize..4) {
+            let _ = parse_npy(&bytes, Some(col));
+            let _ = parse_npy(&bytes, None);
+            let mut with_magic = b"\x93NUMPY\x01\x00".to_vec();
+            with_magic.extend_from_slice(&bytes);
+            let _ = parse_npy(&with_magic, None);
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = parse_text(&text, Some("1"));
+            let _ = parse_text(&text, None);
+        }
     }
 
     #[test]
