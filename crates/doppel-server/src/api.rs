@@ -101,7 +101,7 @@ async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
          <li><a href=\"/api/assets\">/api/assets</a> — every asset with its live state</li>\
          <li><a href=\"/api/plant\">/api/plant</a> — the plant hierarchy with health</li>\
          <li><a href=\"/api/alerts\">/api/alerts</a> — open alerts</li>\
-         <li><a href=\"/api/events?kind=diagnosis\">/api/events?kind=diagnosis</a> — vibration diagnoses (then /api/assets/{id}/diagnosis)</li>\
+         <li><a href=\"/api/events?kind=diagnosis\">/api/events?kind=diagnosis</a> — vibration diagnoses (then /api/assets/{{id}}/diagnosis)</li>\
          <li><a href=\"/api/stream\">/api/stream</a> — live stream (Server-Sent Events)</li>\
          <li><a href=\"/api/openapi.json\">/api/openapi.json</a> — the API specification</li></ul></body></html>",
         html_escape(&state.plant.enterprise),
