@@ -1,0 +1,283 @@
+//! A small gradient-boosted regression-tree ensemble (squared loss) on `Vec<f64>` features.
+//!
+//! Histogram based: each feature is cut into at most [`GbtConfig::max_bins`] quantile bins once, trees split on
+//! bin boundaries, row subsampling per tree (stochastic gradient boosting) uses a fixed-seed xorshift generator,
+//! so training is deterministic. Prediction compares raw values against the stored thresholds.
+
+use serde::{Deserialize, Serialize};
+
+use crate::LearnError;
+
+/// Hyper-parameters of the ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct GbtConfig {
+    /// Number of trees.
+    pub n_trees: usize,
+    /// Maximum tree depth (a depth-`d` tree has at most `2^d` leaves).
+    pub max_depth: usize,
+    /// Shrinkage applied to every tree.
+    pub learning_rate: f64,
+    /// Minimum number of rows in a leaf.
+    pub min_leaf: usize,
+    /// Fraction of rows each tree sees (0, 1].
+    pub subsample: f64,
+    /// L2 penalty on leaf values.
+    pub lambda: f64,
+    /// Maximum number of histogram bins per feature (2..=256).
+    pub max_bins: usize,
+    /// Seed of the row-subsampling generator.
+    pub seed: u64,
+}
+
+impl Default for GbtConfig {
+    fn default() -> Self {
+        GbtConfig {
+            n_trees: 200,
+            max_depth: 5,
+            learning_rate: 0.05,
+            min_leaf: 20,
+            subsample: 0.5,
+            lambda: 1.0,
+            max_bins: 64,
+            seed: 0x5eed,
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+enum Node {
+    Split {
+        feature: usize,
+        threshold: f64,
+        bin: usize,
+        left: usize,
+        right: usize,
+    },
+    Leaf(f64),
+}
+
+/// A fitted ensemble.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Gbt {
+    base: f64,
+    n_features: usize,
+    trees: Vec<Vec<Node>>,
+}
+
+pub(crate) struct XorShift(u64);
+impl XorShift {
+    /// A generator whose state is the splitmix64 mix of `seed` (never zero).
+    pub(crate) fn new(seed: u64) -> Self {
+        let mut z = seed.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        z ^= z >> 31;
+        XorShift(if z == 0 { 1 } else { z })
+    }
+
+    /// Uniform in [0, 1).
+    pub(crate) fn next_f64(&mut self) -> f64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        (x >> 11) as f64 / (1u64 << 53) as f64
+    }
+}
+
+impl Gbt {
+    /// Fits the ensemble to rows `x` (all of the same length) and targets `y`.
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`] for bad hyper-parameters, [`LearnError::Mismatch`] for empty or ragged input
+    /// or non-finite values.
+    pub fn fit(x: &[Vec<f64>], y: &[f64], cfg: &GbtConfig) -> Result<Self, LearnError> {
+        if cfg.max_depth == 0 || cfg.min_leaf == 0 || !(cfg.subsample > 0.0 && cfg.subsample <= 1.0) || !(2..=256).contains(&cfg.max_bins) {
+            return Err(LearnError::InvalidConfig(format!("gradient boosting: {cfg:?}")));
+        }
+        if !(cfg.learning_rate > 0.0 && cfg.learning_rate.is_finite() && cfg.lambda >= 0.0 && cfg.lambda.is_finite()) {
+            return Err(LearnError::InvalidConfig(format!("gradient boosting: {cfg:?}")));
+        }
+        let n = x.len();
+        if n == 0 || y.len() != n {
+            return Err(LearnError::Mismatch(format!(
+                "gradient boosting needs as many targets as rows, got {n} rows and {} targets",
+                y.len()
+            )));
+        }
+        let d = x[0].len();
+        if x.iter().any(|r| r.len() != d || r.iter().any(|v| !v.is_finite())) || y.iter().any(|v| !v.is_finite()) {
+            return Err(LearnError::Mismatch("gradient boosting input is ragged or not finite".into()));
+        }
+        // Bin edges: quantiles of each feature; bin b holds values <= edges[b] (the last bin is unbounded).
+        let mut edges: Vec<Vec<f64>> = Vec::with_capacity(d);
+        let mut bins: Vec<Vec<u8>> = Vec::with_capacity(d);
+        for f in 0..d {
+            let mut col: Vec<f64> = x.iter().map(|r| r[f]).collect();
+            col.sort_by(f64::total_cmp);
+            let mut e: Vec<f64> = (1..cfg.max_bins).map(|b| col[(b * n / cfg.max_bins).min(n - 1)]).collect();
+            e.dedup();
+            bins.push(x.iter().map(|r| e.partition_point(|&t| t < r[f]) as u8).collect());
+            edges.push(e);
+        }
+        let base = y.iter().sum::<f64>() / n as f64;
+        let mut pred = vec![base; n];
+        let mut rng = XorShift::new(cfg.seed);
+        let mut trees = Vec::with_capacity(cfg.n_trees);
+        let mut grad = vec![0.0; n];
+        for _ in 0..cfg.n_trees {
+            for i in 0..n {
+                grad[i] = y[i] - pred[i];
+            }
+            let rows: Vec<u32> = (0..n as u32).filter(|_| cfg.subsample >= 1.0 || rng.next_f64() < cfg.subsample).collect();
+            let mut tree = Vec::new();
+            build(&mut tree, &rows, 0, &grad, &bins, &edges, cfg);
+            for (i, p) in pred.iter_mut().enumerate() {
+                *p += eval_binned(&tree, &bins, i);
+            }
+            trees.push(tree);
+        }
+        Ok(Gbt { base, n_features: d, trees })
+    }
+
+    /// Number of features the model expects.
+    #[must_use]
+    pub fn n_features(&self) -> usize {
+        self.n_features
+    }
+
+    /// Predicts one row. A row of the wrong length is an error.
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] when `row` does not have [`Gbt::n_features`] values.
+    pub fn predict(&self, row: &[f64]) -> Result<f64, LearnError> {
+        if row.len() != self.n_features {
+            return Err(LearnError::Mismatch(format!("model expects {} features, got {}", self.n_features, row.len())));
+        }
+        let mut p = self.base;
+        for tree in &self.trees {
+            let mut k = 0;
+            loop {
+                match tree[k] {
+                    Node::Leaf(v) => {
+                        p += v;
+                        break;
+                    }
+                    Node::Split {
+                        feature,
+                        threshold,
+                        left,
+                        right,
+                        ..
+                    } => k = if row[feature] <= threshold { left } else { right },
+                }
+            }
+        }
+        Ok(p)
+    }
+}
+
+fn eval_binned(tree: &[Node], bins: &[Vec<u8>], i: usize) -> f64 {
+    let mut k = 0;
+    loop {
+        match tree[k] {
+            Node::Leaf(v) => return v,
+            // Same decision as on raw values: bin b <= split bin  <=>  value <= edges[split bin].
+            Node::Split { feature, bin, left, right, .. } => k = if usize::from(bins[feature][i]) <= bin { left } else { right },
+        }
+    }
+}
+
+/// Grows the subtree for `rows` and returns its index in `tree`.
+fn build(tree: &mut Vec<Node>, rows: &[u32], depth: usize, grad: &[f64], bins: &[Vec<u8>], edges: &[Vec<f64>], cfg: &GbtConfig) -> usize {
+    let g_sum: f64 = rows.iter().map(|&i| grad[i as usize]).sum();
+    let n = rows.len() as f64;
+    let leaf = Node::Leaf(cfg.learning_rate * g_sum / (n + cfg.lambda));
+    let idx = tree.len();
+    tree.push(leaf);
+    if depth >= cfg.max_depth || rows.len() < 2 * cfg.min_leaf {
+        return idx;
+    }
+    let parent = g_sum * g_sum / (n + cfg.lambda);
+    let mut best: Option<(f64, usize, usize)> = None; // (gain, feature, split bin)
+    let mut hist_g = [0.0f64; 256];
+    let mut hist_n = [0u32; 256];
+    for (f, col) in bins.iter().enumerate() {
+        let nb = edges[f].len() + 1;
+        hist_g[..nb].fill(0.0);
+        hist_n[..nb].fill(0);
+        for &i in rows {
+            let b = usize::from(col[i as usize]);
+            hist_g[b] += grad[i as usize];
+            hist_n[b] += 1;
+        }
+        let (mut gl, mut nl) = (0.0, 0u32);
+        for b in 0..nb.saturating_sub(1) {
+            gl += hist_g[b];
+            nl += hist_n[b];
+            let nr = rows.len() as u32 - nl;
+            if (nl as usize) < cfg.min_leaf || (nr as usize) < cfg.min_leaf {
+                continue;
+            }
+            let gr = g_sum - gl;
+            let gain = gl * gl / (f64::from(nl) + cfg.lambda) + gr * gr / (f64::from(nr) + cfg.lambda) - parent;
+            if gain > 1e-12 && best.is_none_or(|(g, _, _)| gain > g) {
+                best = Some((gain, f, b));
+            }
+        }
+    }
+    let Some((_, feature, split_bin)) = best else { return idx };
+    let (l_rows, r_rows): (Vec<u32>, Vec<u32>) = rows.iter().partition(|&&i| usize::from(bins[feature][i as usize]) <= split_bin);
+    let left = build(tree, &l_rows, depth + 1, grad, bins, edges, cfg);
+    let right = build(tree, &r_rows, depth + 1, grad, bins, edges, cfg);
+    tree[idx] = Node::Split {
+        feature,
+        threshold: edges[feature][split_bin],
+        bin: split_bin,
+        left,
+        right,
+    };
+    idx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fits_a_step_and_a_slope() {
+        let x: Vec<Vec<f64>> = (0..400).map(|i| vec![f64::from(i) / 400.0, f64::from(i % 7)]).collect();
+        let y: Vec<f64> = x.iter().map(|r| if r[0] < 0.5 { 10.0 } else { 20.0 + 4.0 * r[0] }).collect();
+        let cfg = GbtConfig {
+            n_trees: 150,
+            learning_rate: 0.2,
+            min_leaf: 5,
+            subsample: 1.0,
+            ..GbtConfig::default()
+        };
+        let m = Gbt::fit(&x, &y, &cfg).unwrap();
+        let sq: f64 = x.iter().zip(&y).map(|(r, t)| (m.predict(r).unwrap() - t).powi(2)).sum();
+        let rmse = (sq / x.len() as f64).sqrt();
+        assert!(rmse < 0.5, "rmse {rmse}");
+        assert!(m.predict(&[0.1]).is_err());
+    }
+
+    #[test]
+    fn rejects_bad_input() {
+        assert!(Gbt::fit(&[], &[], &GbtConfig::default()).is_err());
+        assert!(Gbt::fit(&[vec![1.0], vec![1.0, 2.0]], &[1.0, 2.0], &GbtConfig::default()).is_err());
+        assert!(Gbt::fit(&[vec![f64::NAN]], &[1.0], &GbtConfig::default()).is_err());
+        assert!(
+            Gbt::fit(
+                &[vec![1.0]],
+                &[1.0],
+                &GbtConfig {
+                    max_depth: 0,
+                    ..GbtConfig::default()
+                }
+            )
+            .is_err()
+        );
+    }
+}

@@ -1,0 +1,313 @@
+//! Preprocessing: operating-regime clustering, constant-sensor detection, per-regime normalisation, windowed
+//! features and the piecewise-linear RUL target. Everything here is fitted on training units only and then
+//! applied unchanged to any other unit.
+
+use serde::{Deserialize, Serialize};
+
+use crate::LearnError;
+use crate::cmapss::{N_SENSORS, N_SETTINGS, Unit};
+
+/// Operating regimes: centroids in the space of the 3 operational settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Regimes {
+    /// One centroid per regime.
+    pub centroids: Vec<[f64; N_SETTINGS]>,
+}
+
+fn dist2(a: &[f64; N_SETTINGS], b: &[f64; N_SETTINGS]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+impl Regimes {
+    /// Index of the nearest centroid.
+    #[must_use]
+    pub fn assign(&self, settings: &[f64; N_SETTINGS]) -> usize {
+        let mut best = 0;
+        let mut best_d = f64::INFINITY;
+        for (k, c) in self.centroids.iter().enumerate() {
+            let d = dist2(c, settings);
+            if d < best_d {
+                best_d = d;
+                best = k;
+            }
+        }
+        best
+    }
+
+    /// Clusters the settings with k-means (farthest-point initialisation, deterministic). With `k = Some(n)` it
+    /// uses `n` clusters; with `None` it picks the smallest `k` in `1..=max_k` for which every cluster's
+    /// per-setting standard deviation is at most `tolerance` (settings are in their raw units; the C-MAPSS
+    /// regimes are separated by far more than the setting noise, which is of order 0.005).
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`] for `k = Some(0)` or no point, [`LearnError::Mismatch`] when no `k` up to
+    /// `max_k` meets the tolerance.
+    pub fn fit(points: &[[f64; N_SETTINGS]], k: Option<usize>, max_k: usize, tolerance: f64) -> Result<Self, LearnError> {
+        if points.is_empty() {
+            return Err(LearnError::InvalidConfig("no training cycle to cluster into regimes".into()));
+        }
+        if let Some(k) = k {
+            if k == 0 {
+                return Err(LearnError::InvalidConfig("regime count must be at least 1".into()));
+            }
+            return Ok(kmeans(points, k));
+        }
+        for k in 1..=max_k.max(1) {
+            let r = kmeans(points, k);
+            if r.max_spread(points) <= tolerance {
+                return Ok(r);
+            }
+        }
+        Err(LearnError::Mismatch(format!(
+            "no regime clustering with at most {max_k} clusters has per-setting spread <= {tolerance}"
+        )))
+    }
+
+    fn max_spread(&self, points: &[[f64; N_SETTINGS]]) -> f64 {
+        let k = self.centroids.len();
+        let mut n = vec![0.0; k];
+        let mut ss = vec![[0.0; N_SETTINGS]; k];
+        for p in points {
+            let c = self.assign(p);
+            n[c] += 1.0;
+            for j in 0..N_SETTINGS {
+                let d = p[j] - self.centroids[c][j];
+                ss[c][j] += d * d;
+            }
+        }
+        let mut worst: f64 = 0.0;
+        for c in 0..k {
+            if n[c] > 0.0 {
+                for s in ss[c] {
+                    worst = worst.max((s / n[c]).sqrt());
+                }
+            }
+        }
+        worst
+    }
+}
+
+fn kmeans(points: &[[f64; N_SETTINGS]], k: usize) -> Regimes {
+    // Farthest-point initialisation from the first point: deterministic and good at finding well-separated regimes.
+    let mut centroids = vec![points[0]];
+    let mut nearest: Vec<f64> = points.iter().map(|p| dist2(p, &points[0])).collect();
+    while centroids.len() < k {
+        let (far, &d) = nearest
+            .iter()
+            .enumerate()
+            .fold((0, &-1.0), |acc, (i, d)| if *d > *acc.1 { (i, d) } else { acc });
+        if d <= 0.0 {
+            break; // fewer distinct points than k
+        }
+        let c = points[far];
+        for (p, n) in points.iter().zip(nearest.iter_mut()) {
+            *n = n.min(dist2(p, &c));
+        }
+        centroids.push(c);
+    }
+    let mut r = Regimes { centroids };
+    for _ in 0..50 {
+        let k = r.centroids.len();
+        let mut sum = vec![[0.0; N_SETTINGS]; k];
+        let mut n = vec![0usize; k];
+        for p in points {
+            let c = r.assign(p);
+            n[c] += 1;
+            for j in 0..N_SETTINGS {
+                sum[c][j] += p[j];
+            }
+        }
+        let mut moved = false;
+        for c in 0..k {
+            if n[c] > 0 {
+                let mut m = [0.0; N_SETTINGS];
+                for j in 0..N_SETTINGS {
+                    m[j] = sum[c][j] / n[c] as f64;
+                }
+                if m != r.centroids[c] {
+                    moved = true;
+                    r.centroids[c] = m;
+                }
+            }
+        }
+        if !moved {
+            break;
+        }
+    }
+    r
+}
+
+/// Per-regime sensor statistics and the sensors kept as informative.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Normaliser {
+    /// Operating regimes.
+    pub regimes: Regimes,
+    /// Indices (0-based, into the 21 sensors) of the sensors kept.
+    pub kept: Vec<usize>,
+    /// Mean of each kept sensor, per regime (`mean[regime][k]`).
+    pub mean: Vec<Vec<f64>>,
+    /// Standard deviation of each kept sensor, per regime.
+    pub std: Vec<Vec<f64>>,
+}
+
+/// A sensor is constant when its standard deviation within every regime is at most this fraction of its mean
+/// magnitude (or, for a zero mean, this absolute amount).
+const CONSTANT_REL_STD: f64 = 1e-6;
+
+impl Normaliser {
+    /// Fits the normaliser on training units: regimes, constant sensors (constant within every regime), and the
+    /// per-regime mean and standard deviation of every other sensor.
+    ///
+    /// # Errors
+    /// Those of [`Regimes::fit`]; [`LearnError::Mismatch`] when every sensor is constant.
+    pub fn fit(units: &[Unit], regime_k: Option<usize>, max_k: usize, tolerance: f64) -> Result<Self, LearnError> {
+        let points: Vec<[f64; N_SETTINGS]> = units.iter().flat_map(|u| u.cycles.iter().map(|c| c.settings)).collect();
+        let regimes = Regimes::fit(&points, regime_k, max_k, tolerance)?;
+        let k = regimes.centroids.len();
+        let mut n = vec![0.0; k];
+        let mut sum = vec![[0.0; N_SENSORS]; k];
+        let mut sum2 = vec![[0.0; N_SENSORS]; k];
+        for c in units.iter().flat_map(|u| u.cycles.iter()) {
+            let r = regimes.assign(&c.settings);
+            n[r] += 1.0;
+            for s in 0..N_SENSORS {
+                sum[r][s] += c.sensors[s];
+                sum2[r][s] += c.sensors[s] * c.sensors[s];
+            }
+        }
+        let mut mean_all = vec![[0.0; N_SENSORS]; k];
+        let mut std_all = vec![[0.0; N_SENSORS]; k];
+        for r in 0..k {
+            if n[r] > 0.0 {
+                for s in 0..N_SENSORS {
+                    let m = sum[r][s] / n[r];
+                    mean_all[r][s] = m;
+                    std_all[r][s] = (sum2[r][s] / n[r] - m * m).max(0.0).sqrt();
+                }
+            }
+        }
+        let kept: Vec<usize> = (0..N_SENSORS)
+            .filter(|&s| (0..k).any(|r| n[r] > 1.0 && std_all[r][s] > CONSTANT_REL_STD * mean_all[r][s].abs().max(1.0)))
+            .collect();
+        if kept.is_empty() {
+            return Err(LearnError::Mismatch("every sensor is constant in the training data".into()));
+        }
+        let mean = (0..k).map(|r| kept.iter().map(|&s| mean_all[r][s]).collect()).collect();
+        // A sensor constant within one regime but not another gets unit scale there (it then carries no signal).
+        let std = (0..k)
+            .map(|r| kept.iter().map(|&s| if std_all[r][s] > 0.0 { std_all[r][s] } else { 1.0 }).collect())
+            .collect();
+        Ok(Normaliser { regimes, kept, mean, std })
+    }
+
+    /// The kept sensors of every cycle of `unit`, z-scored with the statistics of the cycle's regime.
+    #[must_use]
+    pub fn normalise(&self, unit: &Unit) -> Vec<Vec<f64>> {
+        unit.cycles
+            .iter()
+            .map(|c| {
+                let r = self.regimes.assign(&c.settings);
+                self.kept
+                    .iter()
+                    .enumerate()
+                    .map(|(k, &s)| (c.sensors[s] - self.mean[r][k]) / self.std[r][k])
+                    .collect()
+            })
+            .collect()
+    }
+}
+
+/// Windowed features of every cycle of a normalised unit. For each kept sensor: the mean over the last `window`
+/// cycles (fewer at the start of a unit), the least-squares slope over the same cycles (0 with one cycle) and the
+/// last value; then the cycle number (the unit's age, observable at prediction time).
+#[must_use]
+pub fn window_features(normalised: &[Vec<f64>], window: usize) -> Vec<Vec<f64>> {
+    let window = window.max(1);
+    let n_sensors = normalised.first().map_or(0, Vec::len);
+    let mut out = Vec::with_capacity(normalised.len());
+    for t in 0..normalised.len() {
+        let start = (t + 1).saturating_sub(window);
+        let rows = &normalised[start..=t];
+        let m = rows.len() as f64;
+        let x_mean = (m - 1.0) / 2.0;
+        let sxx: f64 = (0..rows.len()).map(|i| (i as f64 - x_mean).powi(2)).sum();
+        let mut f = Vec::with_capacity(3 * n_sensors + 1);
+        for s in 0..n_sensors {
+            let mean = rows.iter().map(|r| r[s]).sum::<f64>() / m;
+            let slope = if sxx > 0.0 {
+                rows.iter().enumerate().map(|(i, r)| (i as f64 - x_mean) * (r[s] - mean)).sum::<f64>() / sxx
+            } else {
+                0.0
+            };
+            f.push(mean);
+            f.push(slope);
+            f.push(rows[rows.len() - 1][s]);
+        }
+        f.push((t + 1) as f64);
+        out.push(f);
+    }
+    out
+}
+
+/// Piecewise-linear RUL target of a run-to-failure unit with `n_cycles` cycles: `min(cap, n_cycles - cycle)` for
+/// cycles `1..=n_cycles` (0 at the last cycle).
+#[must_use]
+pub fn rul_target(n_cycles: usize, cap: f64) -> Vec<f64> {
+    (1..=n_cycles).map(|c| ((n_cycles - c) as f64).min(cap)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cmapss::Cycle;
+
+    #[test]
+    fn kmeans_finds_separated_regimes() {
+        let centres = [[0.0, 0.0, 100.0], [10.0, 0.25, 100.0], [25.0, 0.62, 60.0], [42.0, 0.84, 100.0]];
+        let mut pts = Vec::new();
+        for i in 0..200 {
+            let c = centres[i % 4];
+            let e = ((i * 7919) % 13) as f64 * 0.001 - 0.006;
+            pts.push([c[0] + e, c[1] - e, c[2]]);
+        }
+        let r = Regimes::fit(&pts, None, 10, 0.5).unwrap();
+        assert_eq!(r.centroids.len(), 4);
+        for c in centres {
+            let k = r.assign(&c);
+            assert!(dist2(&r.centroids[k], &c) < 1e-3);
+        }
+        assert!(Regimes::fit(&pts, Some(0), 10, 0.5).is_err());
+        assert!(Regimes::fit(&[], None, 10, 0.5).is_err());
+    }
+
+    #[test]
+    fn features_handle_short_units_and_slopes() {
+        let norm: Vec<Vec<f64>> = (0..5).map(|t| vec![2.0 * t as f64]).collect();
+        let f = window_features(&norm, 3);
+        assert_eq!(f[0], vec![0.0, 0.0, 0.0, 1.0]);
+        assert_eq!(f[1], vec![1.0, 2.0, 2.0, 2.0]);
+        assert_eq!(f[4], vec![6.0, 2.0, 8.0, 5.0]);
+    }
+
+    #[test]
+    fn target_is_capped() {
+        assert_eq!(rul_target(4, 2.0), vec![2.0, 2.0, 1.0, 0.0]);
+    }
+
+    #[test]
+    fn constant_sensors_are_dropped() {
+        let cycles = (1..=10)
+            .map(|c| {
+                let mut sensors = [5.0; N_SENSORS];
+                sensors[3] = c as f64;
+                Cycle {
+                    cycle: c,
+                    settings: [0.0, 0.0, 100.0],
+                    sensors,
+                }
+            })
+            .collect();
+        let n = Normaliser::fit(&[Unit { id: 1, cycles }], None, 6, 0.5).unwrap();
+        assert_eq!(n.kept, vec![3]);
+    }
+}

@@ -1,0 +1,569 @@
+//! Remaining-useful-life model with CV+ conformal prediction intervals, its evaluation on a C-MAPSS test split,
+//! and K-fold cross-validation on training units for choosing a configuration.
+
+use serde::{Deserialize, Serialize};
+
+use crate::LearnError;
+use crate::cmapss::{Subset, Unit};
+use crate::gbt::{Gbt, GbtConfig};
+use crate::prep::{Normaliser, rul_target, window_features};
+
+/// Everything that shapes training.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulConfig {
+    /// Cap of the piecewise-linear RUL target, in cycles (125 by convention).
+    pub cap: f64,
+    /// Feature window, in cycles.
+    pub window: usize,
+    /// Number of operating regimes; `None` picks it from the settings (see [`crate::prep::Regimes::fit`]).
+    pub regimes: Option<usize>,
+    /// Largest regime count tried when `regimes` is `None`.
+    pub max_regimes: usize,
+    /// Largest per-setting standard deviation allowed within one regime when the count is picked automatically.
+    pub regime_tolerance: f64,
+    /// Miscoverage of the prediction interval: 0.1 gives a 90 % interval.
+    pub alpha: f64,
+    /// Cross-validation folds for CV+: units are dealt round-robin (unit *i* goes to fold `i % folds`), one
+    /// ensemble is fitted per fold on the other folds, and its errors on its own fold calibrate the interval.
+    pub folds: usize,
+    /// Number of groups, by predicted RUL, that get their own conformal quantile (Mondrian conformal prediction).
+    pub conformal_groups: usize,
+    /// The tree ensemble.
+    pub gbt: GbtConfig,
+}
+
+impl Default for RulConfig {
+    fn default() -> Self {
+        RulConfig {
+            cap: 125.0,
+            window: 60,
+            regimes: None,
+            max_regimes: 10,
+            regime_tolerance: 0.5,
+            alpha: 0.1,
+            folds: 5,
+            conformal_groups: 3,
+            gbt: GbtConfig::default(),
+        }
+    }
+}
+
+/// A point prediction with its interval, in cycles.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RulPrediction {
+    /// Predicted RUL, clipped to `[0, cap]`.
+    pub rul: f64,
+    /// Lower bound of the interval (never below 0).
+    pub lower: f64,
+    /// Upper bound of the interval.
+    pub upper: f64,
+}
+
+/// A trained RUL model: preprocessing, one tree ensemble per cross-validation fold, and the out-of-fold absolute
+/// errors that CV+ turns into intervals.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulModel {
+    /// The configuration it was trained with.
+    pub config: RulConfig,
+    /// Fitted preprocessing.
+    pub normaliser: Normaliser,
+    /// `fold_models[k]` was fitted on every training unit outside fold `k`.
+    fold_models: Vec<Gbt>,
+    /// Upper edges (on the point prediction) of the conformal groups but the last.
+    group_edges: Vec<f64>,
+    /// `residuals[group][fold]`: sorted out-of-fold absolute errors of the calibration cycles in that group.
+    residuals: Vec<Vec<Vec<f64>>>,
+    /// Training units.
+    pub training_units: usize,
+}
+
+fn features_of(normaliser: &Normaliser, unit: &Unit, window: usize) -> Vec<Vec<f64>> {
+    window_features(&normaliser.normalise(unit), window)
+}
+
+fn check_config(cfg: &RulConfig) -> Result<(), LearnError> {
+    let bad = |m: &str| Err(LearnError::InvalidConfig(m.to_string()));
+    if !(cfg.cap > 0.0 && cfg.cap.is_finite()) {
+        return bad("cap must be positive");
+    }
+    if cfg.window == 0 {
+        return bad("window must be at least 1 cycle");
+    }
+    if !(cfg.alpha > 0.0 && cfg.alpha < 1.0) {
+        return bad("alpha must lie in (0, 1)");
+    }
+    if cfg.folds < 2 {
+        return bad("folds must be at least 2");
+    }
+    if cfg.conformal_groups == 0 {
+        return bad("conformal_groups must be at least 1");
+    }
+    Ok(())
+}
+
+/// Ranks of the CV+ interval ends among `n` scores: the `floor(alpha (n + 1))`-th smallest of the lower candidates
+/// and the `ceil((1 - alpha)(n + 1))`-th smallest of the upper candidates. `None` when `n` is too small for a
+/// finite upper end.
+fn cv_plus_ranks(n: usize, alpha: f64) -> Option<(usize, usize)> {
+    let hi = ((n as f64 + 1.0) * (1.0 - alpha)).ceil() as usize;
+    let lo = ((n as f64 + 1.0) * alpha).floor() as usize;
+    (hi >= 1 && hi <= n).then_some((lo, hi))
+}
+
+/// The `rank`-th smallest (1-based) of the union over folds of `{mu[k] + sign * r : r in residuals[k]}`, found
+/// by bisection on the value (each count is a binary search in a sorted residual list).
+fn kth_of_shifted(mu: &[f64], residuals: &[Vec<f64>], sign: f64, rank: usize) -> f64 {
+    let count = |v: f64| -> usize {
+        mu.iter()
+            .zip(residuals)
+            .map(|(m, r)| {
+                if sign > 0.0 {
+                    r.partition_point(|&x| m + x <= v)
+                } else {
+                    r.len() - r.partition_point(|&x| m - x > v)
+                }
+            })
+            .sum()
+    };
+    let max_r = residuals.iter().filter_map(|r| r.last()).fold(0.0f64, |a, &b| a.max(b));
+    let mut lo = mu.iter().fold(f64::INFINITY, |a, &b| a.min(b)) - max_r - 1.0;
+    let mut hi = mu.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) + max_r + 1.0;
+    for _ in 0..100 {
+        let mid = 0.5 * (lo + hi);
+        if count(mid) >= rank {
+            hi = mid
+        } else {
+            lo = mid
+        }
+        if hi - lo < 1e-9 {
+            break;
+        }
+    }
+    hi
+}
+
+impl RulModel {
+    /// Trains on run-to-failure units: fits the preprocessing on all of them, deals the units round-robin into
+    /// `folds` folds, fits one ensemble per fold on the other folds' units, and keeps every cycle's out-of-fold
+    /// absolute error (against its capped target) for the CV+ interval.
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`] for a bad configuration, [`LearnError::Mismatch`] when there are too few
+    /// units or calibration points, and the errors of preprocessing and of [`Gbt::fit`].
+    pub fn train(units: &[Unit], cfg: &RulConfig) -> Result<Self, LearnError> {
+        check_config(cfg)?;
+        if units.len() < cfg.folds {
+            return Err(LearnError::Mismatch(format!(
+                "{} training units are too few for {} folds",
+                units.len(),
+                cfg.folds
+            )));
+        }
+        let normaliser = Normaliser::fit(units, cfg.regimes, cfg.max_regimes, cfg.regime_tolerance)?;
+        let per_unit: Vec<(Vec<Vec<f64>>, Vec<f64>)> = units
+            .iter()
+            .map(|u| (features_of(&normaliser, u, cfg.window), rul_target(u.cycles.len(), cfg.cap)))
+            .collect();
+        let mut fold_models = Vec::with_capacity(cfg.folds);
+        // (fold, out-of-fold prediction, absolute error) of every training cycle.
+        let mut oof: Vec<(usize, f64, f64)> = Vec::new();
+        for k in 0..cfg.folds {
+            let (mut x, mut y) = (Vec::new(), Vec::new());
+            for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds != k) {
+                x.extend_from_slice(f);
+                y.extend_from_slice(t);
+            }
+            let model = Gbt::fit(&x, &y, &cfg.gbt)?;
+            for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds == k) {
+                for (row, target) in f.iter().zip(t) {
+                    let p = model.predict(row)?.clamp(0.0, cfg.cap);
+                    oof.push((k, p, (target - p).abs()));
+                }
+            }
+            fold_models.push(model);
+        }
+        let mut sorted: Vec<f64> = oof.iter().map(|o| o.1).collect();
+        sorted.sort_by(f64::total_cmp);
+        let g = cfg.conformal_groups;
+        let mut group_edges: Vec<f64> = (1..g).map(|q| sorted[q * sorted.len() / g]).collect();
+        group_edges.dedup();
+        // Merge groups too small for a finite interval (ties at the cap can leave a group empty) into a neighbour.
+        let count_in = |edges: &[f64]| {
+            let mut n = vec![0usize; edges.len() + 1];
+            for o in &oof {
+                n[edges.partition_point(|&e| e < o.1)] += 1;
+            }
+            n
+        };
+        while let Some(small) = count_in(&group_edges).iter().position(|&n| cv_plus_ranks(n, cfg.alpha).is_none()) {
+            if group_edges.is_empty() {
+                return Err(LearnError::Mismatch(format!(
+                    "{} calibration points are too few for alpha = {}",
+                    oof.len(),
+                    cfg.alpha
+                )));
+            }
+            group_edges.remove(small.min(group_edges.len() - 1));
+        }
+        let mut residuals = vec![vec![Vec::new(); cfg.folds]; group_edges.len() + 1];
+        for &(k, p, r) in &oof {
+            residuals[group_edges.partition_point(|&e| e < p)][k].push(r);
+        }
+        for group in &mut residuals {
+            for r in group.iter_mut() {
+                r.sort_by(f64::total_cmp);
+            }
+        }
+        Ok(RulModel {
+            config: cfg.clone(),
+            normaliser,
+            fold_models,
+            group_edges,
+            residuals,
+            training_units: units.len(),
+        })
+    }
+
+    /// Predicts from one feature row (as built by [`crate::prep::window_features`] on normalised sensors): the
+    /// point prediction is the mean of the fold ensembles, clipped to `[0, cap]`; the interval is CV+ within the
+    /// point prediction's group.
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] for a row of the wrong length.
+    pub fn predict_features(&self, features: &[f64]) -> Result<RulPrediction, LearnError> {
+        let cap = self.config.cap;
+        let mu: Vec<f64> = self
+            .fold_models
+            .iter()
+            .map(|m| m.predict(features).map(|p| p.clamp(0.0, cap)))
+            .collect::<Result<_, _>>()?;
+        let rul = mu.iter().sum::<f64>() / mu.len() as f64;
+        let group = &self.residuals[self.group_edges.partition_point(|&e| e < rul)];
+        let n: usize = group.iter().map(Vec::len).sum();
+        let (lo_rank, hi_rank) = cv_plus_ranks(n, self.config.alpha).ok_or_else(|| LearnError::Mismatch("empty conformal group".into()))?;
+        let upper = kth_of_shifted(&mu, group, 1.0, hi_rank);
+        let lower = if lo_rank == 0 {
+            0.0
+        } else {
+            kth_of_shifted(&mu, group, -1.0, lo_rank).max(0.0)
+        };
+        Ok(RulPrediction { rul, lower, upper })
+    }
+
+    /// Predicts the RUL of `unit` after its last cycle.
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] for a unit without cycles.
+    pub fn predict_unit(&self, unit: &Unit) -> Result<RulPrediction, LearnError> {
+        let f = features_of(&self.normaliser, unit, self.config.window);
+        let last = f.last().ok_or_else(|| LearnError::Mismatch(format!("unit {} has no cycle", unit.id)))?;
+        self.predict_features(last)
+    }
+}
+
+/// Root-mean-square error of `predicted` against `truth`.
+#[must_use]
+pub fn rmse(predicted: &[f64], truth: &[f64]) -> f64 {
+    let n = predicted.len().min(truth.len());
+    if n == 0 {
+        return 0.0;
+    }
+    (predicted.iter().zip(truth).map(|(p, t)| (p - t) * (p - t)).sum::<f64>() / n as f64).sqrt()
+}
+
+/// PHM08 score: with `d = predicted - truth`, the sum of `exp(-d/13) - 1` for early (`d < 0`) and
+/// `exp(d/10) - 1` for late (`d >= 0`) predictions. Lower is better.
+#[must_use]
+pub fn phm08_score(predicted: &[f64], truth: &[f64]) -> f64 {
+    predicted
+        .iter()
+        .zip(truth)
+        .map(|(p, t)| p - t)
+        .map(|d| if d < 0.0 { (-d / 13.0).exp() - 1.0 } else { (d / 10.0).exp() - 1.0 })
+        .sum()
+}
+
+/// One test unit's prediction against its truth.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UnitResult {
+    /// Unit number.
+    pub unit: u32,
+    /// Cycles observed.
+    pub cycles: usize,
+    /// True RUL from the RUL file (uncapped).
+    pub true_rul: f64,
+    /// The prediction and its interval.
+    pub prediction: RulPrediction,
+}
+
+/// Metrics of a model on a test split: one prediction per unit, at its last observed cycle.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RulReport {
+    /// RUL cap used for the training target and for the capped metrics.
+    pub cap: f64,
+    /// Nominal coverage of the interval (`1 - alpha`).
+    pub nominal_coverage: f64,
+    /// Training units (every one is used for fitting by some folds and for calibration by one).
+    pub training_units: usize,
+    /// Cross-validation folds (ensembles averaged for the point prediction).
+    pub folds: usize,
+    /// Test units evaluated.
+    pub test_units: usize,
+    /// Operating regimes found in the training settings.
+    pub regimes: usize,
+    /// Sensors kept (1-based numbers, as in `sensor_N`).
+    pub kept_sensors: Vec<usize>,
+    /// RMSE against the true RUL from the RUL file, uncapped (the usual C-MAPSS convention).
+    pub rmse: f64,
+    /// RMSE against the true RUL capped at `cap`.
+    pub rmse_capped: f64,
+    /// PHM08 score against the uncapped true RUL.
+    pub phm08_score: f64,
+    /// PHM08 score against the true RUL capped at `cap`.
+    pub phm08_score_capped: f64,
+    /// Share of test units whose true RUL, capped at `cap`, lies inside the interval. The model is trained to
+    /// predict the capped RUL, so this is the coverage it is calibrated for.
+    pub coverage_capped: f64,
+    /// Share of test units whose uncapped true RUL lies inside the interval.
+    pub coverage_uncapped: f64,
+    /// Mean width (`upper - lower`) of the intervals, in cycles.
+    pub mean_interval_width: f64,
+    /// Per-unit detail.
+    pub units: Vec<UnitResult>,
+}
+
+/// Evaluates `model` on test units and their true RUL (one value per unit, in order).
+///
+/// # Errors
+/// [`LearnError::Mismatch`] when the counts differ or there is no test unit, and the errors of
+/// [`RulModel::predict_unit`].
+pub fn evaluate(model: &RulModel, test: &[Unit], true_rul: &[f64]) -> Result<RulReport, LearnError> {
+    if test.is_empty() || test.len() != true_rul.len() {
+        return Err(LearnError::Mismatch(format!(
+            "{} test units but {} true RUL values",
+            test.len(),
+            true_rul.len()
+        )));
+    }
+    let cap = model.config.cap;
+    let mut units = Vec::with_capacity(test.len());
+    for (unit, &t) in test.iter().zip(true_rul) {
+        units.push(UnitResult {
+            unit: unit.id,
+            cycles: unit.cycles.len(),
+            true_rul: t,
+            prediction: model.predict_unit(unit)?,
+        });
+    }
+    let pred: Vec<f64> = units.iter().map(|u| u.prediction.rul).collect();
+    let capped: Vec<f64> = true_rul.iter().map(|t| t.min(cap)).collect();
+    let n = units.len() as f64;
+    let inside = |truth: &[f64]| {
+        units
+            .iter()
+            .zip(truth)
+            .filter(|(u, t)| u.prediction.lower <= **t && **t <= u.prediction.upper)
+            .count() as f64
+            / n
+    };
+    Ok(RulReport {
+        cap,
+        nominal_coverage: 1.0 - model.config.alpha,
+        training_units: model.training_units,
+        folds: model.config.folds,
+        test_units: units.len(),
+        regimes: model.normaliser.regimes.centroids.len(),
+        kept_sensors: model.normaliser.kept.iter().map(|s| s + 1).collect(),
+        rmse: rmse(&pred, true_rul),
+        rmse_capped: rmse(&pred, &capped),
+        phm08_score: phm08_score(&pred, true_rul),
+        phm08_score_capped: phm08_score(&pred, &capped),
+        coverage_capped: inside(&capped),
+        coverage_uncapped: inside(true_rul),
+        mean_interval_width: units.iter().map(|u| u.prediction.upper - u.prediction.lower).sum::<f64>() / n,
+        units,
+    })
+}
+
+/// Trains on a subset's training units and evaluates on its official test split.
+///
+/// # Errors
+/// Those of [`RulModel::train`] and [`evaluate`].
+pub fn run_subset(subset: &Subset, cfg: &RulConfig) -> Result<(RulModel, RulReport), LearnError> {
+    let model = RulModel::train(&subset.train, cfg)?;
+    let report = evaluate(&model, &subset.test, &subset.test_rul)?;
+    Ok((model, report))
+}
+
+/// Metrics of K-fold cross-validation over training units (see [`cross_validate`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationReport {
+    /// Number of folds.
+    pub folds: usize,
+    /// Truncated trajectories evaluated (units × truncations per unit).
+    pub cases: usize,
+    /// RMSE against the true RUL capped at the model's cap.
+    pub rmse_capped: f64,
+    /// RMSE over the cases whose true RUL is at most the cap (the degrading phase, where most test units are).
+    pub rmse_below_cap: f64,
+    /// PHM08 score against the capped true RUL, divided by the number of cases and multiplied by 100 (so it
+    /// compares in scale with the score of a 100-unit test split). Uncapped truths are not used here: uniform
+    /// cuts leave many cases far above the cap, where any capped model is early by construction.
+    pub phm08_score_capped_per_100: f64,
+    /// Share of cases whose capped true RUL lies inside the interval.
+    pub coverage_capped: f64,
+    /// Share of the cases with true RUL at most the cap whose true RUL lies inside the interval.
+    pub coverage_below_cap: f64,
+    /// Mean interval width.
+    pub mean_interval_width: f64,
+}
+
+/// K-fold cross-validation over run-to-failure units, for choosing a configuration without the test split.
+/// Units are dealt to folds round-robin; each held-out unit is cut at `truncations` cycles drawn uniformly
+/// (fixed seed) from `1..len`, imitating a test trajectory that stops before failure, and the model trained on
+/// the other folds predicts the RUL after the cut.
+///
+/// # Errors
+/// [`LearnError::InvalidConfig`] for fewer than 2 folds or no truncation, and the errors of [`RulModel::train`].
+pub fn cross_validate(units: &[Unit], cfg: &RulConfig, folds: usize, truncations: usize, seed: u64) -> Result<ValidationReport, LearnError> {
+    if folds < 2 || truncations == 0 {
+        return Err(LearnError::InvalidConfig("cross-validation needs at least 2 folds and 1 truncation".into()));
+    }
+    let mut rng = crate::gbt::XorShift::new(seed);
+    let (mut pred, mut truth, mut inside, mut width) = (Vec::new(), Vec::new(), 0usize, 0.0);
+    let (mut below, mut inside_below) = (0usize, 0usize);
+    for fold in 0..folds {
+        let train: Vec<Unit> = units.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, u)| u.clone()).collect();
+        let model = RulModel::train(&train, cfg)?;
+        for unit in units.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, u)| u) {
+            let len = unit.cycles.len();
+            if len < 2 {
+                continue;
+            }
+            for _ in 0..truncations {
+                let cut = 1 + ((rng.next_f64() * (len - 1) as f64) as usize).min(len - 2);
+                let view = Unit {
+                    id: unit.id,
+                    cycles: unit.cycles[..cut].to_vec(),
+                };
+                let p = model.predict_unit(&view)?;
+                let t = (len - cut) as f64;
+                let covered = p.lower <= t.min(cfg.cap) && t.min(cfg.cap) <= p.upper;
+                inside += usize::from(covered);
+                if t <= cfg.cap {
+                    below += 1;
+                    inside_below += usize::from(covered);
+                }
+                width += p.upper - p.lower;
+                pred.push(p.rul);
+                truth.push(t);
+            }
+        }
+    }
+    let n = pred.len().max(1) as f64;
+    let capped: Vec<f64> = truth.iter().map(|t| t.min(cfg.cap)).collect();
+    Ok(ValidationReport {
+        folds,
+        cases: pred.len(),
+        rmse_capped: rmse(&pred, &capped),
+        rmse_below_cap: {
+            let (p, t): (Vec<f64>, Vec<f64>) = pred.iter().zip(&truth).filter(|(_, t)| **t <= cfg.cap).map(|(p, t)| (*p, *t)).unzip();
+            rmse(&p, &t)
+        },
+        phm08_score_capped_per_100: phm08_score(&pred, &capped) / n * 100.0,
+        coverage_capped: inside as f64 / n,
+        coverage_below_cap: inside_below as f64 / below.max(1) as f64,
+        mean_interval_width: width / n,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics() {
+        assert!((rmse(&[1.0, 3.0], &[1.0, 1.0]) - 2f64.sqrt()).abs() < 1e-12);
+        let s = phm08_score(&[0.0, 10.0], &[13.0, 0.0]);
+        assert!((s - 2.0 * (std::f64::consts::E - 1.0)).abs() < 1e-12);
+    }
+
+    #[test]
+    fn cv_plus_quantiles() {
+        assert_eq!(cv_plus_ranks(19, 0.1), Some((2, 18)));
+        assert_eq!(cv_plus_ranks(2, 0.1), None);
+        // Two folds whose models predict 10 and 20, residuals 1..=9 each: the upper candidates are 11..=19 and
+        // 21..=29, the lower ones 1..=9 and 11..=19.
+        let r: Vec<Vec<f64>> = vec![(1..=9).map(f64::from).collect(), (1..=9).map(f64::from).collect()];
+        assert!((kth_of_shifted(&[10.0, 20.0], &r, 1.0, 17) - 28.0).abs() < 1e-6);
+        assert!((kth_of_shifted(&[10.0, 20.0], &r, -1.0, 1) - 1.0).abs() < 1e-6);
+        assert!((kth_of_shifted(&[10.0, 20.0], &r, -1.0, 10) - 11.0).abs() < 1e-6);
+    }
+}
+
+#[cfg(test)]
+mod synthetic {
+    use super::*;
+    use crate::cmapss::{Cycle, N_SENSORS};
+
+    /// Units whose sensor 2 drifts up as failure nears (with a deterministic wobble); the others are constant.
+    fn units(n: usize) -> Vec<Unit> {
+        (0..n)
+            .map(|u| {
+                let len = 60 + 7 * u;
+                let cycles = (1..=len)
+                    .map(|c| {
+                        let mut sensors = [1.0; N_SENSORS];
+                        let left = (len - c) as f64;
+                        sensors[1] = 100.0 + 20.0 * (-left / 15.0).exp() + 0.3 * ((c * 37 + u * 11) % 7) as f64;
+                        Cycle {
+                            cycle: c as u32,
+                            settings: [0.0, 0.0, 100.0],
+                            sensors,
+                        }
+                    })
+                    .collect();
+                Unit { id: u as u32 + 1, cycles }
+            })
+            .collect()
+    }
+
+    fn small() -> RulConfig {
+        RulConfig {
+            cap: 30.0,
+            window: 10,
+            gbt: GbtConfig {
+                n_trees: 40,
+                learning_rate: 0.2,
+                min_leaf: 5,
+                ..GbtConfig::default()
+            },
+            ..RulConfig::default()
+        }
+    }
+
+    #[test]
+    fn trains_predicts_and_cross_validates() {
+        let u = units(12);
+        let model = RulModel::train(&u, &small()).unwrap();
+        assert_eq!(model.normaliser.kept, vec![1]);
+        let p = model
+            .predict_unit(&Unit {
+                id: 99,
+                cycles: u[0].cycles[..u[0].cycles.len() - 3].to_vec(),
+            })
+            .unwrap();
+        assert!(p.lower <= p.rul && p.rul <= p.upper && p.rul < 15.0, "{p:?}");
+        assert!(model.predict_features(&[1.0]).is_err());
+        assert!(model.predict_unit(&Unit { id: 1, cycles: Vec::new() }).is_err());
+        let v = cross_validate(&u, &small(), 3, 2, 1).unwrap();
+        assert_eq!(v.cases, 24);
+        assert!(v.rmse_capped.is_finite() && (0.0..=1.0).contains(&v.coverage_capped));
+        assert!(cross_validate(&u, &small(), 1, 2, 1).is_err());
+        assert!(RulModel::train(&u[..3], &small()).is_err());
+        assert!(RulModel::train(&u, &RulConfig { alpha: 0.0, ..small() }).is_err());
+        let report = evaluate(&model, &u[..2], &[0.0, 0.0]).unwrap();
+        assert_eq!(report.test_units, 2);
+        assert!(evaluate(&model, &u[..2], &[0.0]).is_err());
+    }
+}
