@@ -166,7 +166,8 @@ fn geometry_of(asset: &Asset, signal: &Signal) -> Option<(String, BearingGeometr
     Some((c.id.clone(), g))
 }
 
-fn frequencies(g: &BearingGeometry, rpm: f64) -> BearingFrequencies {
+/// The diagnosis' view of a bearing's kinematic frequencies at `rpm` (shaft, BPFO, BPFI, BSF, FTF in Hz).
+pub fn frequencies(g: &BearingGeometry, rpm: f64) -> BearingFrequencies {
     let d = g.defect_frequencies(rpm / 60.0);
     BearingFrequencies {
         shaft_hz: rpm / 60.0,

@@ -5,6 +5,9 @@
 //! * every bearing defect that develops is diagnosed with its true location before the bearing fails;
 //! * a bearing that is healthy is never diagnosed with a bearing defect (no false alarm), and
 //! * diagnoses of misalignment appear only on machines the simulator made notably misaligned.
+//!
+//! Environment: `CONDITION_SEEDS=7,8,9` chooses the seeds (default 7 and 8); `DEBUG_ASSET=<id>` prints every
+//! frame diagnosis of one asset with its evidence (add `DEBUG_CAGE=1` to also print the cage hypothesis).
 
 use std::collections::HashMap;
 use std::path::Path;

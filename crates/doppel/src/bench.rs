@@ -15,7 +15,7 @@ use doppel_ingest::mqtt::{BrokerSettings, ClientSettings, EmbeddedBroker};
 use doppel_model::{Plant, SignalKind, time};
 use doppel_physics::bearing::BearingGeometry;
 use doppel_server::{MqttMode, ServerConfig};
-use doppel_signal::diagnosis::{BearingFrequencies, Fault, Hypothesis, RecordingOptions, diagnose_recording};
+use doppel_signal::diagnosis::{Fault, Hypothesis, RecordingOptions, diagnose_recording};
 use rumqttc::{AsyncClient, Event, Packet, QoS};
 
 use crate::recording::read_channel;
@@ -746,17 +746,6 @@ fn read_labels(dir: &Path) -> Result<Vec<LabelRow>> {
     Ok(rows)
 }
 
-fn frequencies(g: &BearingGeometry, rpm: f64) -> BearingFrequencies {
-    let d = g.defect_frequencies_at_rpm(rpm);
-    BearingFrequencies {
-        shaft_hz: rpm / 60.0,
-        bpfo_hz: d.bpfo,
-        bpfi_hz: d.bpfi,
-        bsf_hz: d.bsf,
-        ftf_hz: d.ftf,
-    }
-}
-
 /// "BPFI at 161.73 Hz (expected 162.19 Hz), 35.4 dB over the floor; strongest confirming line 2×BPFI at … ; band …".
 fn describe_evidence(h: &Hypothesis) -> String {
     let Some(first) = h.lines.first() else {
@@ -827,7 +816,7 @@ fn bench_cwru(a: CwruArgs) -> Result<()> {
     for row in &rows {
         let path = a.data.join(&row.file);
         let x = read_channel(&path, Some(row.channel))?;
-        let f = frequencies(&row.geometry, row.rpm);
+        let f = doppel_ingest::wave::frequencies(&row.geometry, row.rpm);
         let r = diagnose_recording(&x, row.fs, &f, &RecordingOptions::default()).with_context(|| format!("{}: diagnosis", path.display()))?;
         let d = &r.diagnosis;
         let correct = d.fault == row.truth;
@@ -998,7 +987,7 @@ fn bench_femto(a: FemtoArgs) -> Result<()> {
     for s in &mut snaps {
         s.t_s -= t0;
     }
-    let f = frequencies(&BearingGeometry::PRONOSTIA, a.rpm);
+    let f = doppel_ingest::wave::frequencies(&BearingGeometry::PRONOSTIA, a.rpm);
     let hcfg = HealthConfig::default();
     let band = demodulation_band(a.fs, &f, &hcfg)?;
     let mut ind: Vec<[HealthIndicators; 2]> = Vec::with_capacity(snaps.len());

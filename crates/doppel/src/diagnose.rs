@@ -5,9 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
 use clap::{Args, ValueEnum};
-use doppel_physics::bearing::{Foundation, MachineGroup, defect_frequencies_hz, iso10816_zone};
+use doppel_physics::bearing::{BearingGeometry, Foundation, MachineGroup, iso10816_zone};
 use doppel_signal::AccelUnit;
-use doppel_signal::diagnosis::{BearingFrequencies, RecordingOptions, diagnose_recording};
+use doppel_signal::diagnosis::{RecordingOptions, diagnose_recording};
 use serde_json::json;
 
 use crate::recording::read_channel;
@@ -80,14 +80,8 @@ pub fn run(a: DiagnoseArgs) -> Result<()> {
         bail!("--rpm must be a positive shaft speed, got {}", a.rpm);
     }
     let x = read_channel(&a.file, a.channel.as_deref())?;
-    let d = defect_frequencies_hz(f64::from(a.balls), a.ball_diameter_mm, a.pitch_diameter_mm, a.contact_angle_deg, a.rpm).context("bearing geometry")?;
-    let f = BearingFrequencies {
-        shaft_hz: a.rpm / 60.0,
-        bpfo_hz: d.bpfo,
-        bpfi_hz: d.bpfi,
-        bsf_hz: d.bsf,
-        ftf_hz: d.ftf,
-    };
+    let geometry = BearingGeometry::new(f64::from(a.balls), a.ball_diameter_mm, a.pitch_diameter_mm, a.contact_angle_deg).context("bearing geometry")?;
+    let f = doppel_ingest::wave::frequencies(&geometry, a.rpm);
     let opts = RecordingOptions {
         segment_s: a.segment_s,
         unit: match a.unit {
