@@ -339,7 +339,12 @@ async fn capture_detail(
             &frame.samples,
             fs,
             f,
-            &doppel_signal::diagnosis::RecordingOptions { unit, ..Default::default() },
+            // The live monitor's line thresholds, so a capture's diagnosis matches what the twin concluded.
+            &doppel_signal::diagnosis::RecordingOptions {
+                unit,
+                rules: state.ingestor.waves().config().rules,
+                ..Default::default()
+            },
         )
         .ok(),
         None => None,
