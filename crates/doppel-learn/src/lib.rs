@@ -48,6 +48,7 @@ pub mod cmapss;
 pub mod gbt;
 pub mod prep;
 pub mod rul;
+pub mod series;
 
 use std::path::PathBuf;
 
