@@ -21,6 +21,6 @@ pub mod wave;
 
 pub use context::{ContextUpdate, LineContext};
 pub use envelope::{Envelope, EnvelopeSet, Range, Selector, Status};
-pub use plant::{Area, Asset, AssetType, Component, Diagnostic, Line, Plant, PlantError, Production, RunningRule, Signal, SignalKind, Site};
+pub use plant::{Area, Asset, AssetType, Component, Diagnostic, Line, Plant, PlantError, PredictSpec, Production, RunningRule, Signal, SignalKind, Site};
 pub use units::{Dimension, Unit, UnitError};
 pub use wave::{Encoding, FrameError, WaveFrame};

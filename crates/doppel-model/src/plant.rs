@@ -79,6 +79,44 @@ pub struct Production {
     pub ideal_cycle_s: f64,
 }
 
+/// What the predictive models of an asset type read, and how often (plant file `[asset_types.X.predict]`).
+/// The loader adds the output signals of [`PREDICTION_SIGNALS`] to the type.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PredictSpec {
+    /// Process signals whose step means are the models' inputs (vibration, temperatures, residuals...).
+    pub inputs: Vec<String>,
+    /// Process signals that describe the operating point (load, speed); they decide the operating regime.
+    pub settings: Vec<String>,
+    /// Length of one step of the models' trajectories, seconds.
+    pub step_s: f64,
+    /// Horizon of `failure_probability`, seconds.
+    pub horizon_s: f64,
+}
+
+/// Value of [`Signal::derived_from`] for the signals written by the predictive models.
+pub const PREDICTION: &str = "prediction";
+
+/// Signals added to every asset type with a `predict` table: (name, unit, description, envelope as
+/// (normal high, warning high) — outside warning is an alarm).
+pub const PREDICTION_SIGNALS: [(&str, &str, &str, Option<(f64, f64)>); 6] = [
+    ("health_index", "1", "health index from the degradation model: 1 = as new, 0 = failed", None),
+    (
+        "anomaly_score",
+        "1",
+        "multivariate anomaly score (PCA T² / SPE over the model inputs) divided by its threshold: above 1 = unusual",
+        Some((1.0, 3.0)),
+    ),
+    ("rul", "h", "predicted remaining useful life (running time to failure)", None),
+    ("rul_lower", "h", "lower end of the 90 % prediction interval of the remaining useful life", None),
+    ("rul_upper", "h", "upper end of the 90 % prediction interval of the remaining useful life", None),
+    (
+        "failure_probability",
+        "%",
+        "probability that the asset fails within the prediction horizon",
+        Some((20.0, 50.0)),
+    ),
+];
+
 /// A reusable asset template.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct AssetType {
@@ -90,6 +128,8 @@ pub struct AssetType {
     pub signals: Vec<Signal>,
     pub running: Option<RunningRule>,
     pub production: Option<Production>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predict: Option<PredictSpec>,
 }
 
 /// An asset instance: a type placed in a line.
@@ -109,6 +149,8 @@ pub struct Asset {
     pub signals: Vec<Signal>,
     pub running: Option<RunningRule>,
     pub production: Option<Production>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predict: Option<PredictSpec>,
 }
 
 impl Asset {
@@ -302,6 +344,17 @@ struct RawAssetType {
     signals: BTreeMap<S<String>, RawSignal>,
     running_when: Option<S<RawRunning>>,
     production: Option<S<RawProduction>>,
+    predict: Option<S<RawPredict>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPredict {
+    inputs: Vec<S<String>>,
+    #[serde(default)]
+    settings: Vec<S<String>>,
+    step_s: Option<S<f64>>,
+    horizon_h: Option<S<f64>>,
 }
 
 #[derive(Deserialize)]
@@ -558,6 +611,7 @@ impl Validator<'_> {
                             signals: ty.signals.clone(),
                             running: ty.running.clone(),
                             production: ty.production.clone(),
+                            predict: ty.predict.clone(),
                         });
                     }
                     if let Some(out) = &rl.output {
@@ -707,6 +761,7 @@ impl Validator<'_> {
                 ideal_cycle_s: p.ideal_cycle_s.into_inner(),
             }
         });
+        let predict = t.predict.map(|p| self.predict_spec(&tfield, p.into_inner(), &mut signals));
         AssetType {
             id: id.to_string(),
             description: t.description,
@@ -715,6 +770,96 @@ impl Validator<'_> {
             signals,
             running,
             production,
+            predict,
+        }
+    }
+
+    /// Checks a `predict` table and adds the prediction output signals (unless declared).
+    fn predict_spec(&mut self, tfield: &str, p: RawPredict, signals: &mut Vec<Signal>) -> PredictSpec {
+        let field = format!("{tfield}.predict");
+        let check = |list: &[S<String>], what: &str, this: &mut Self| -> Vec<String> {
+            let mut out: Vec<String> = Vec::new();
+            for n in list {
+                match signals.iter().find(|s| s.name == *n.get_ref()) {
+                    Some(s) if s.kind == SignalKind::Process && s.derived_from.as_deref() != Some(PREDICTION) => {}
+                    Some(_) => this.error(
+                        n.span(),
+                        format!("{field}.{what}"),
+                        format!("signal '{}' must be a measured process signal", n.get_ref()),
+                    ),
+                    None => this.error(n.span(), format!("{field}.{what}"), format!("unknown signal '{}'", n.get_ref())),
+                }
+                if out.contains(n.get_ref()) {
+                    this.error(n.span(), format!("{field}.{what}"), format!("signal '{}' listed twice", n.get_ref()));
+                }
+                out.push(n.get_ref().clone());
+            }
+            out
+        };
+        let inputs = check(&p.inputs, "inputs", self);
+        let settings = check(&p.settings, "settings", self);
+        if inputs.is_empty() {
+            self.error(0..0, format!("{field}.inputs"), "the models need at least one input signal");
+        }
+        let positive = |v: Option<S<f64>>, default: f64, name: &str, this: &mut Self| -> f64 {
+            match v {
+                None => default,
+                Some(v) if *v.get_ref() > 0.0 && v.get_ref().is_finite() => *v.get_ref(),
+                Some(v) => {
+                    this.error(v.span(), format!("{field}.{name}"), "must be a positive number");
+                    default
+                }
+            }
+        };
+        let step_s = positive(p.step_s, 60.0, "step_s", self);
+        let horizon_s = positive(p.horizon_h, 72.0, "horizon_h", self) * 3600.0;
+        for (name, unit, description, envelope) in PREDICTION_SIGNALS {
+            if let Some(declared) = signals.iter_mut().find(|s| s.name == name) {
+                declared.derived_from = Some(PREDICTION.into());
+                continue;
+            }
+            let mut envelopes = EnvelopeSet::default();
+            if let Some((normal, warning)) = envelope {
+                envelopes.default = Some(Envelope {
+                    normal: Range {
+                        low: f64::NEG_INFINITY,
+                        high: normal,
+                    },
+                    warning: Range {
+                        low: f64::NEG_INFINITY,
+                        high: warning,
+                    },
+                    hysteresis: normal * 0.05,
+                });
+            }
+            let unit = match units::lookup(unit) {
+                Ok(u) => u,
+                Err(e) => {
+                    self.error(0..0, &field, e.to_string());
+                    continue;
+                }
+            };
+            signals.push(Signal {
+                name: name.into(),
+                unit,
+                kind: SignalKind::Process,
+                rate_hz: 1.0 / step_s,
+                description: description.into(),
+                component: None,
+                states: Vec::new(),
+                valid: Range {
+                    low: f64::NEG_INFINITY,
+                    high: f64::INFINITY,
+                },
+                envelopes,
+                derived_from: Some(PREDICTION.into()),
+            });
+        }
+        PredictSpec {
+            inputs,
+            settings,
+            step_s,
+            horizon_s,
         }
     }
 
@@ -1054,6 +1199,35 @@ assets = [
         let d = first_error(&MINI.replace("rate_hz = 1\nenvelope", "rate_hz = 1\ncolour = \"red\"\nenvelope"));
         assert!(d.message.contains("colour"), "{}", d.message);
         assert!(d.line > 0);
+    }
+
+    #[test]
+    fn predict_table_adds_outputs_and_checks_inputs() {
+        let with = MINI.replace(
+            "running_when = { signal = \"speed\", above = 10.0 }",
+            "running_when = { signal = \"speed\", above = 10.0 }\npredict = { inputs = [\"winding_temp\"], settings = [\"speed\"], step_s = 30, horizon_h = 24 }",
+        );
+        let p = Plant::parse(&with, "p.toml").unwrap();
+        let m1 = p.asset("m1").unwrap();
+        let spec = m1.predict.as_ref().unwrap();
+        assert_eq!(
+            (spec.inputs.clone(), spec.settings.clone(), spec.step_s, spec.horizon_s),
+            (vec!["winding_temp".to_string()], vec!["speed".to_string()], 30.0, 86_400.0)
+        );
+        for (name, unit, _, _) in PREDICTION_SIGNALS {
+            let s = m1.signal(name).unwrap_or_else(|| panic!("{name} missing"));
+            assert_eq!(
+                (s.unit.symbol, s.derived_from.as_deref()),
+                (units::lookup(unit).unwrap().symbol, Some(PREDICTION))
+            );
+        }
+        assert_eq!(m1.signal("failure_probability").unwrap().envelopes.default.unwrap().warning.high, 50.0);
+        let bad = with.replace("inputs = [\"winding_temp\"]", "inputs = [\"winding_tmp\"]");
+        let d = first_error(&bad);
+        assert_eq!(d.field, "asset_types.motor.predict.inputs");
+        assert!(d.message.contains("unknown signal 'winding_tmp'"), "{}", d.message);
+        let d = first_error(&with.replace("step_s = 30", "step_s = -1"));
+        assert_eq!(d.field, "asset_types.motor.predict.step_s");
     }
 
     #[test]
