@@ -42,14 +42,26 @@ pub struct Rejected {
 /// What a message says.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Parsed {
-    Samples { samples: Vec<RawSample>, rejected: Vec<Rejected> },
-    Context { line: String, ts_ns: i64, update: ContextUpdate },
+    Samples {
+        samples: Vec<RawSample>,
+        rejected: Vec<Rejected>,
+    },
+    Context {
+        line: String,
+        ts_ns: i64,
+        update: ContextUpdate,
+    },
+    Maintenance {
+        asset: String,
+        ts_ns: i64,
+        record: doppel_model::MaintenanceRecord,
+    },
 }
 
 /// A message that cannot be read at all.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum PayloadError {
-    #[error("topic '{topic}' is not a doppel topic: expected doppel/v1/data/<asset>[/<signal>] or doppel/v1/context/<line>")]
+    #[error("topic '{topic}' is not a doppel topic: expected doppel/v1/data/<asset>[/<signal>], doppel/v1/context/<line> or doppel/v1/maintenance/<asset>")]
     Topic { topic: String },
     #[error("payload of {size} bytes exceeds the limit of {limit} bytes")]
     TooLarge { size: usize, limit: usize },
@@ -207,6 +219,7 @@ pub enum Topic<'a> {
     Asset { asset: &'a str },
     Signal { asset: &'a str, signal: &'a str },
     Context { line: &'a str },
+    Maintenance { asset: &'a str },
 }
 
 /// Splits a topic into its parts.
@@ -221,6 +234,7 @@ pub fn parse_topic(topic: &str) -> Result<Topic<'_>, PayloadError> {
         (Some("data"), Some(asset), None, None) => Ok(Topic::Asset { asset }),
         (Some("data"), Some(asset), Some(signal), None) if !signal.is_empty() => Ok(Topic::Signal { asset, signal }),
         (Some("context"), Some(line), None, None) => Ok(Topic::Context { line }),
+        (Some("maintenance"), Some(asset), None, None) => Ok(Topic::Maintenance { asset }),
         _ => Err(err()),
     }
 }
@@ -244,7 +258,46 @@ pub fn parse_message(topic: &str, payload: &[u8], receive_ns: i64) -> Result<Par
                 update,
             })
         }
+        Topic::Maintenance { asset } => {
+            let (ts_ns, record) = parse_maintenance_body(payload, receive_ns)?;
+            Ok(Parsed::Maintenance {
+                asset: asset.to_string(),
+                ts_ns,
+                record,
+            })
+        }
     }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MaintenancePayload<'a> {
+    #[serde(borrow)]
+    ts: Option<Ts<'a>>,
+    kind: doppel_model::MaintenanceKind,
+    component: Option<String>,
+    work_order: Option<String>,
+    note: Option<String>,
+}
+
+/// Parses the JSON body of a maintenance message: `{"ts": ..., "kind": "repair" | "replace" | "service",
+/// "component": ..., "work_order": ..., "note": ...}`; `ts` defaults to the receive time.
+pub fn parse_maintenance_body(payload: &[u8], receive_ns: i64) -> Result<(i64, doppel_model::MaintenanceRecord), PayloadError> {
+    let p: MaintenancePayload<'_> = serde_json::from_slice(payload).map_err(|e| PayloadError::Json {
+        topic_kind: "a maintenance message",
+        message: e.to_string(),
+    })?;
+    let ts_ns = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field {
+        field: r.field,
+        reason: r.reason,
+    })?;
+    let record = doppel_model::MaintenanceRecord {
+        kind: p.kind,
+        component: p.component,
+        work_order: p.work_order,
+        note: p.note,
+    };
+    Ok((ts_ns, record))
 }
 
 /// Parses the JSON body of an asset message (also the HTTP bulk format's per-asset part).
@@ -436,6 +489,26 @@ mod tests {
         );
         assert_eq!(s.len(), 2);
         assert_eq!(s[1].unit.as_deref(), Some("psi"));
+    }
+
+    #[test]
+    fn maintenance_message() {
+        let body = br#"{"ts": 1700000000000, "kind": "repair", "component": "de_bearing", "work_order": "WO-7"}"#;
+        match parse_message("doppel/v1/maintenance/m1", body, NOW).unwrap() {
+            Parsed::Maintenance { asset, ts_ns, record } => {
+                assert_eq!((asset.as_str(), ts_ns), ("m1", 1_700_000_000_000_000_000));
+                assert_eq!(record.kind, doppel_model::MaintenanceKind::Repair);
+                assert_eq!((record.component.as_deref(), record.work_order.as_deref()), (Some("de_bearing"), Some("WO-7")));
+            }
+            other => panic!("{other:?}"),
+        }
+        match parse_message("doppel/v1/maintenance/m1", br#"{"kind": "service"}"#, NOW).unwrap() {
+            Parsed::Maintenance { ts_ns, .. } => assert_eq!(ts_ns, NOW),
+            other => panic!("{other:?}"),
+        }
+        let e = parse_message("doppel/v1/maintenance/m1", br#"{"kind": "fix"}"#, NOW).unwrap_err().to_string();
+        assert!(e.contains("maintenance message") && e.contains("fix"), "{e}");
+        assert!(parse_message("doppel/v1/maintenance/m1/x", br#"{"kind": "repair"}"#, NOW).is_err());
     }
 
     #[test]

@@ -19,6 +19,8 @@ use crate::context::{CONTEXT_EVENT, ContextRecord, ContextTracker};
 use crate::payload::{Parsed, PayloadError, RawSample, Rejected};
 use crate::wave::{DIAGNOSIS_EVENT, WAVE_TOPIC_PREFIX, WaveConfig, WaveProcessor};
 
+/// Event kind of completed maintenance (subject: the asset id; payload: the [`doppel_model::MaintenanceRecord`]).
+pub const MAINTENANCE_EVENT: &str = "maintenance";
 /// Event kind of quarantine records.
 pub const QUARANTINE_EVENT: &str = "quarantine";
 /// At most this many bytes of a bad payload are kept in its quarantine record.
@@ -33,6 +35,12 @@ pub enum Committed {
         ts_ns: i64,
         context_id: u32,
         context: LineContext,
+    },
+    /// Completed maintenance on an asset (durable as a [`MAINTENANCE_EVENT`] event).
+    Maintenance {
+        asset: usize,
+        ts_ns: i64,
+        record: doppel_model::MaintenanceRecord,
     },
 }
 
@@ -222,9 +230,35 @@ impl Ingestor {
                     Err(e) => return done(Err(e)),
                 },
                 Ok(Parsed::Samples { samples, rejected }) => self.resolve_into(source, &samples, rejected, receive_ns, &mut acc),
+                Ok(Parsed::Maintenance { asset, ts_ns, record }) => match self.record_maintenance(source, &asset, ts_ns, record) {
+                    Ok(o) => acc.quarantined.extend(o.quarantined),
+                    Err(e) => return done(Err(e)),
+                },
             }
         }
         self.commit(acc, done);
+    }
+
+    /// Stores completed maintenance of an asset durably, then hands it to the live runtime (which starts a new
+    /// life for the asset's predictive models when the maintenance renews it).
+    pub fn record_maintenance(&self, source: &str, asset: &str, ts_ns: i64, record: doppel_model::MaintenanceRecord) -> Result<Outcome, IngestError> {
+        let Some(index) = self.plant().assets.iter().position(|a| a.id == asset) else {
+            let entry = QuarantineEntry::new(source, "asset", format!("unknown asset '{asset}': it is not in the plant file"));
+            self.quarantine(vec![entry.clone()])?;
+            return Ok(Outcome {
+                quarantined: vec![entry],
+                ..Default::default()
+            });
+        };
+        let payload = serde_json::to_string(&record).map_err(|e| IngestError::Internal(e.to_string()))?;
+        self.store.append_events(vec![NewEvent {
+            ts: ts_ns,
+            kind: MAINTENANCE_EVENT.into(),
+            subject: asset.to_string(),
+            payload,
+        }])?;
+        let _ = self.committed.send(Committed::Maintenance { asset: index, ts_ns, record });
+        Ok(Outcome::default())
     }
 
     /// Stores a context change of a line durably, then applies it.

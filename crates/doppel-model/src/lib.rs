@@ -14,12 +14,14 @@
 
 pub mod context;
 pub mod envelope;
+pub mod maintenance;
 pub mod plant;
 pub mod time;
 pub mod units;
 pub mod wave;
 
 pub use context::{ContextUpdate, LineContext};
+pub use maintenance::{MaintenanceKind, MaintenanceRecord};
 pub use envelope::{Envelope, EnvelopeSet, Range, Selector, Status};
 pub use plant::{Area, Asset, AssetType, Component, Diagnostic, Line, Plant, PlantError, PredictSpec, Production, RunningRule, Signal, SignalKind, Site};
 pub use units::{Dimension, Unit, UnitError};
