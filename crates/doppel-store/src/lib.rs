@@ -50,6 +50,7 @@
 #![warn(missing_docs)]
 
 pub mod capture;
+pub mod registry;
 mod config;
 mod error;
 mod memtable;
@@ -60,6 +61,7 @@ pub mod wal;
 
 pub mod bench;
 
+pub use registry::{ModelRegistry, ModelVersion};
 pub use capture::{CaptureFrame, CaptureMeta, CaptureStore};
 pub use config::{StoreConfig, SyncMode};
 pub use error::{Result, StoreError};
