@@ -88,10 +88,12 @@ impl ModelRegistry {
             let e = e.at(&d)?;
             let n = e.file_name();
             let Some(s) = n.to_str() else { continue };
-            if s.len() == 6 && s.bytes().all(|b| b.is_ascii_digit()) && e.path().join(META).is_file() {
-                if let Ok(v) = s.parse() {
-                    out.push(v);
-                }
+            if s.len() == 6
+                && s.bytes().all(|b| b.is_ascii_digit())
+                && e.path().join(META).is_file()
+                && let Ok(v) = s.parse()
+            {
+                out.push(v);
             }
         }
         out.sort_unstable();
