@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::LearnError;
+use crate::series::Trajectory;
 
 /// Number of operational-setting columns.
 pub const N_SETTINGS: usize = 3;
@@ -34,6 +35,20 @@ pub struct Unit {
     pub id: u32,
     /// Its cycles, consecutive from 1.
     pub cycles: Vec<Cycle>,
+}
+
+impl Unit {
+    /// The unit as a [`Trajectory`]: settings = the 3 operational settings, values = the 21 sensors, one step per
+    /// cycle; `failed` says whether the unit ran to failure (training units) or was cut before (test units).
+    #[must_use]
+    pub fn to_trajectory(&self, failed: bool) -> Trajectory {
+        Trajectory {
+            id: self.id.to_string(),
+            settings: self.cycles.iter().map(|c| c.settings.to_vec()).collect(),
+            values: self.cycles.iter().map(|c| c.sensors.to_vec()).collect(),
+            failed,
+        }
+    }
 }
 
 /// A C-MAPSS subset: run-to-failure training units, truncated test units and the true RUL of each test unit

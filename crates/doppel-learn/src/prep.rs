@@ -5,23 +5,24 @@
 use serde::{Deserialize, Serialize};
 
 use crate::LearnError;
-use crate::cmapss::{N_SENSORS, N_SETTINGS, Unit};
+use crate::series::Trajectory;
 
-/// Operating regimes: centroids in the space of the 3 operational settings.
+/// Operating regimes: centroids in the space of the operational settings (any number of them; with none there
+/// is one regime).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Regimes {
     /// One centroid per regime.
-    pub centroids: Vec<[f64; N_SETTINGS]>,
+    pub centroids: Vec<Vec<f64>>,
 }
 
-fn dist2(a: &[f64; N_SETTINGS], b: &[f64; N_SETTINGS]) -> f64 {
+fn dist2(a: &[f64], b: &[f64]) -> f64 {
     a.iter().zip(b).map(|(x, y)| (x - y) * (x - y)).sum()
 }
 
 impl Regimes {
     /// Index of the nearest centroid.
     #[must_use]
-    pub fn assign(&self, settings: &[f64; N_SETTINGS]) -> usize {
+    pub fn assign(&self, settings: &[f64]) -> usize {
         let mut best = 0;
         let mut best_d = f64::INFINITY;
         for (k, c) in self.centroids.iter().enumerate() {
@@ -42,7 +43,7 @@ impl Regimes {
     /// # Errors
     /// [`LearnError::InvalidConfig`] for `k = Some(0)` or no point, [`LearnError::Mismatch`] when no `k` up to
     /// `max_k` meets the tolerance.
-    pub fn fit(points: &[[f64; N_SETTINGS]], k: Option<usize>, max_k: usize, tolerance: f64) -> Result<Self, LearnError> {
+    pub fn fit(points: &[Vec<f64>], k: Option<usize>, max_k: usize, tolerance: f64) -> Result<Self, LearnError> {
         if points.is_empty() {
             return Err(LearnError::InvalidConfig("no training cycle to cluster into regimes".into()));
         }
@@ -63,14 +64,15 @@ impl Regimes {
         )))
     }
 
-    fn max_spread(&self, points: &[[f64; N_SETTINGS]]) -> f64 {
+    fn max_spread(&self, points: &[Vec<f64>]) -> f64 {
         let k = self.centroids.len();
+        let dim = points.first().map_or(0, Vec::len);
         let mut n = vec![0.0; k];
-        let mut ss = vec![[0.0; N_SETTINGS]; k];
+        let mut ss = vec![vec![0.0; dim]; k];
         for p in points {
             let c = self.assign(p);
             n[c] += 1.0;
-            for j in 0..N_SETTINGS {
+            for j in 0..dim {
                 let d = p[j] - self.centroids[c][j];
                 ss[c][j] += d * d;
             }
@@ -78,7 +80,7 @@ impl Regimes {
         let mut worst: f64 = 0.0;
         for c in 0..k {
             if n[c] > 0.0 {
-                for s in ss[c] {
+                for &s in &ss[c] {
                     worst = worst.max((s / n[c]).sqrt());
                 }
             }
@@ -87,9 +89,10 @@ impl Regimes {
     }
 }
 
-fn kmeans(points: &[[f64; N_SETTINGS]], k: usize) -> Regimes {
+fn kmeans(points: &[Vec<f64>], k: usize) -> Regimes {
+    let dim = points[0].len();
     // Farthest-point initialisation from the first point: deterministic and good at finding well-separated regimes.
-    let mut centroids = vec![points[0]];
+    let mut centroids = vec![points[0].clone()];
     let mut nearest: Vec<f64> = points.iter().map(|p| dist2(p, &points[0])).collect();
     while centroids.len() < k {
         let (far, &d) = nearest
@@ -99,7 +102,7 @@ fn kmeans(points: &[[f64; N_SETTINGS]], k: usize) -> Regimes {
         if d <= 0.0 {
             break; // fewer distinct points than k
         }
-        let c = points[far];
+        let c = points[far].clone();
         for (p, n) in points.iter().zip(nearest.iter_mut()) {
             *n = n.min(dist2(p, &c));
         }
@@ -108,20 +111,20 @@ fn kmeans(points: &[[f64; N_SETTINGS]], k: usize) -> Regimes {
     let mut r = Regimes { centroids };
     for _ in 0..50 {
         let k = r.centroids.len();
-        let mut sum = vec![[0.0; N_SETTINGS]; k];
+        let mut sum = vec![vec![0.0; dim]; k];
         let mut n = vec![0usize; k];
         for p in points {
             let c = r.assign(p);
             n[c] += 1;
-            for j in 0..N_SETTINGS {
+            for j in 0..dim {
                 sum[c][j] += p[j];
             }
         }
         let mut moved = false;
         for c in 0..k {
             if n[c] > 0 {
-                let mut m = [0.0; N_SETTINGS];
-                for j in 0..N_SETTINGS {
+                let mut m = vec![0.0; dim];
+                for j in 0..dim {
                     m[j] = sum[c][j] / n[c] as f64;
                 }
                 if m != r.centroids[c] {
@@ -137,83 +140,123 @@ fn kmeans(points: &[[f64; N_SETTINGS]], k: usize) -> Regimes {
     r
 }
 
-/// Per-regime sensor statistics and the sensors kept as informative.
+/// Per-regime value statistics, the values kept as informative, and the per-unit baseline.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Normaliser {
     /// Operating regimes.
     pub regimes: Regimes,
-    /// Indices (0-based, into the 21 sensors) of the sensors kept.
+    /// Number of values per step the normaliser was fitted on.
+    pub n_values: usize,
+    /// Indices (0-based, into the values) of the values kept.
     pub kept: Vec<usize>,
-    /// Mean of each kept sensor, per regime (`mean[regime][k]`).
+    /// Mean of each kept value, per regime (`mean[regime][k]`).
     pub mean: Vec<Vec<f64>>,
-    /// Standard deviation of each kept sensor, per regime.
+    /// Standard deviation of each kept value, per regime.
     pub std: Vec<Vec<f64>>,
+    /// Per-unit normalisation: when non-zero, the mean of a unit's first `baseline` regime-normalised steps
+    /// (its own healthy baseline, observable at prediction time) is subtracted from all its steps.
+    pub baseline: usize,
 }
 
-/// A sensor is constant when its standard deviation within every regime is at most this fraction of its mean
+/// A value is constant when its standard deviation within every regime is at most this fraction of its mean
 /// magnitude (or, for a zero mean, this absolute amount).
 const CONSTANT_REL_STD: f64 = 1e-6;
 
 impl Normaliser {
-    /// Fits the normaliser on training units: regimes, constant sensors (constant within every regime), and the
-    /// per-regime mean and standard deviation of every other sensor.
+    /// Fits the normaliser on training trajectories: regimes, constant values (constant within every regime),
+    /// and the per-regime mean and standard deviation of every other value.
     ///
     /// # Errors
-    /// Those of [`Regimes::fit`]; [`LearnError::Mismatch`] when every sensor is constant.
-    pub fn fit(units: &[Unit], regime_k: Option<usize>, max_k: usize, tolerance: f64) -> Result<Self, LearnError> {
-        let points: Vec<[f64; N_SETTINGS]> = units.iter().flat_map(|u| u.cycles.iter().map(|c| c.settings)).collect();
-        let regimes = Regimes::fit(&points, regime_k, max_k, tolerance)?;
+    /// [`LearnError::Mismatch`] for no step, inconsistent widths or non-finite numbers, or when every value is
+    /// constant; those of [`Regimes::fit`].
+    pub fn fit(units: &[Trajectory], regime_k: Option<usize>, max_k: usize, tolerance: f64, baseline: usize) -> Result<Self, LearnError> {
+        let first = units
+            .iter()
+            .find(|u| !u.is_empty())
+            .ok_or_else(|| LearnError::Mismatch("no training step".into()))?;
+        let (n_settings, n_values) = (first.settings[0].len(), first.values[0].len());
+        for u in units {
+            u.validate(n_settings, n_values)?;
+        }
+        let regimes = if n_settings == 0 {
+            Regimes { centroids: vec![Vec::new()] }
+        } else {
+            let points: Vec<Vec<f64>> = units.iter().flat_map(|u| u.settings.iter().cloned()).collect();
+            Regimes::fit(&points, regime_k, max_k, tolerance)?
+        };
         let k = regimes.centroids.len();
         let mut n = vec![0.0; k];
-        let mut sum = vec![[0.0; N_SENSORS]; k];
-        let mut sum2 = vec![[0.0; N_SENSORS]; k];
-        for c in units.iter().flat_map(|u| u.cycles.iter()) {
-            let r = regimes.assign(&c.settings);
-            n[r] += 1.0;
-            for s in 0..N_SENSORS {
-                sum[r][s] += c.sensors[s];
-                sum2[r][s] += c.sensors[s] * c.sensors[s];
-            }
-        }
-        let mut mean_all = vec![[0.0; N_SENSORS]; k];
-        let mut std_all = vec![[0.0; N_SENSORS]; k];
-        for r in 0..k {
-            if n[r] > 0.0 {
-                for s in 0..N_SENSORS {
-                    let m = sum[r][s] / n[r];
-                    mean_all[r][s] = m;
-                    std_all[r][s] = (sum2[r][s] / n[r] - m * m).max(0.0).sqrt();
+        let mut sum = vec![vec![0.0; n_values]; k];
+        let mut sum2 = vec![vec![0.0; n_values]; k];
+        for u in units {
+            for (s, v) in u.settings.iter().zip(&u.values) {
+                let r = regimes.assign(s);
+                n[r] += 1.0;
+                for j in 0..n_values {
+                    sum[r][j] += v[j];
+                    sum2[r][j] += v[j] * v[j];
                 }
             }
         }
-        let kept: Vec<usize> = (0..N_SENSORS)
-            .filter(|&s| (0..k).any(|r| n[r] > 1.0 && std_all[r][s] > CONSTANT_REL_STD * mean_all[r][s].abs().max(1.0)))
+        let mut mean_all = vec![vec![0.0; n_values]; k];
+        let mut std_all = vec![vec![0.0; n_values]; k];
+        for r in 0..k {
+            if n[r] > 0.0 {
+                for j in 0..n_values {
+                    let m = sum[r][j] / n[r];
+                    mean_all[r][j] = m;
+                    std_all[r][j] = (sum2[r][j] / n[r] - m * m).max(0.0).sqrt();
+                }
+            }
+        }
+        let kept: Vec<usize> = (0..n_values)
+            .filter(|&j| (0..k).any(|r| n[r] > 1.0 && std_all[r][j] > CONSTANT_REL_STD * mean_all[r][j].abs().max(1.0)))
             .collect();
         if kept.is_empty() {
-            return Err(LearnError::Mismatch("every sensor is constant in the training data".into()));
+            return Err(LearnError::Mismatch("every value is constant in the training data".into()));
         }
-        let mean = (0..k).map(|r| kept.iter().map(|&s| mean_all[r][s]).collect()).collect();
-        // A sensor constant within one regime but not another gets unit scale there (it then carries no signal).
+        let mean = (0..k).map(|r| kept.iter().map(|&j| mean_all[r][j]).collect()).collect();
+        // A value constant within one regime but not another gets unit scale there (it then carries no signal).
         let std = (0..k)
-            .map(|r| kept.iter().map(|&s| if std_all[r][s] > 0.0 { std_all[r][s] } else { 1.0 }).collect())
+            .map(|r| kept.iter().map(|&j| if std_all[r][j] > 0.0 { std_all[r][j] } else { 1.0 }).collect())
             .collect();
-        Ok(Normaliser { regimes, kept, mean, std })
+        Ok(Normaliser {
+            regimes,
+            n_values,
+            kept,
+            mean,
+            std,
+            baseline,
+        })
     }
 
-    /// The kept sensors of every cycle of `unit`, z-scored with the statistics of the cycle's regime.
-    #[must_use]
-    pub fn normalise(&self, unit: &Unit) -> Vec<Vec<f64>> {
-        unit.cycles
+    /// The kept values of every step of `unit`, z-scored with the statistics of the step's regime, minus the
+    /// unit's own baseline when [`Normaliser::baseline`] is set.
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] when the trajectory's width differs from the training data's.
+    pub fn normalise(&self, unit: &Trajectory) -> Result<Vec<Vec<f64>>, LearnError> {
+        let n_settings = self.regimes.centroids.first().map_or(0, Vec::len);
+        unit.validate(n_settings, self.n_values)?;
+        let mut out: Vec<Vec<f64>> = unit
+            .settings
             .iter()
-            .map(|c| {
-                let r = self.regimes.assign(&c.settings);
-                self.kept
-                    .iter()
-                    .enumerate()
-                    .map(|(k, &s)| (c.sensors[s] - self.mean[r][k]) / self.std[r][k])
-                    .collect()
+            .zip(&unit.values)
+            .map(|(s, v)| {
+                let r = self.regimes.assign(s);
+                self.kept.iter().enumerate().map(|(k, &j)| (v[j] - self.mean[r][k]) / self.std[r][k]).collect()
             })
-            .collect()
+            .collect();
+        if self.baseline > 0 && !out.is_empty() {
+            let m = self.baseline.min(out.len());
+            let base: Vec<f64> = (0..self.kept.len()).map(|k| out[..m].iter().map(|r| r[k]).sum::<f64>() / m as f64).collect();
+            for row in &mut out {
+                for (x, b) in row.iter_mut().zip(&base) {
+                    *x -= b;
+                }
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -259,7 +302,7 @@ pub fn rul_target(n_cycles: usize, cap: f64) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::cmapss::Cycle;
+    use crate::cmapss::{Cycle, N_SENSORS, Unit};
 
     #[test]
     fn kmeans_finds_separated_regimes() {
@@ -268,7 +311,7 @@ mod tests {
         for i in 0..200 {
             let c = centres[i % 4];
             let e = ((i * 7919) % 13) as f64 * 0.001 - 0.006;
-            pts.push([c[0] + e, c[1] - e, c[2]]);
+            pts.push(vec![c[0] + e, c[1] - e, c[2]]);
         }
         let r = Regimes::fit(&pts, None, 10, 0.5).unwrap();
         assert_eq!(r.centroids.len(), 4);
@@ -307,7 +350,32 @@ mod tests {
                 }
             })
             .collect();
-        let n = Normaliser::fit(&[Unit { id: 1, cycles }], None, 6, 0.5).unwrap();
+        let n = Normaliser::fit(&[Unit { id: 1, cycles }.to_trajectory(true)], None, 6, 0.5, 0).unwrap();
         assert_eq!(n.kept, vec![3]);
+    }
+
+    #[test]
+    fn baseline_removes_each_units_own_offset() {
+        let unit = |offset: f64| Trajectory {
+            id: "u".into(),
+            settings: vec![Vec::new(); 6],
+            values: (0..6).map(|t| vec![offset + if t < 3 { 0.0 } else { 1.0 }]).collect(),
+            failed: true,
+        };
+        let n = Normaliser::fit(&[unit(0.0), unit(10.0)], None, 4, 0.5, 3).unwrap();
+        assert_eq!(n.regimes.centroids.len(), 1);
+        let a = n.normalise(&unit(0.0)).unwrap();
+        let b = n.normalise(&unit(10.0)).unwrap();
+        assert_eq!(a, b);
+        assert!(a[0][0].abs() < 1e-12 && a[5][0] > 0.0);
+        assert!(
+            n.normalise(&Trajectory {
+                id: "w".into(),
+                settings: vec![vec![1.0]],
+                values: vec![vec![1.0]],
+                failed: false
+            })
+            .is_err()
+        );
     }
 }

@@ -4,9 +4,10 @@
 use serde::{Deserialize, Serialize};
 
 use crate::LearnError;
-use crate::cmapss::{Subset, Unit};
+use crate::cmapss::Subset;
 use crate::gbt::{Gbt, GbtConfig};
 use crate::prep::{Normaliser, rul_target, window_features};
+use crate::series::Trajectory;
 
 /// Everything that shapes training.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,6 +29,10 @@ pub struct RulConfig {
     pub folds: usize,
     /// Number of groups, by predicted RUL, that get their own conformal quantile (Mondrian conformal prediction).
     pub conformal_groups: usize,
+    /// Per-unit normalisation: subtract the mean of each unit's first `baseline` steps (0 = off); see
+    /// [`Normaliser::baseline`].
+    #[serde(default)]
+    pub baseline: usize,
     /// The tree ensemble.
     pub gbt: GbtConfig,
 }
@@ -43,6 +48,7 @@ impl Default for RulConfig {
             alpha: 0.1,
             folds: 5,
             conformal_groups: 3,
+            baseline: 0,
             gbt: GbtConfig::default(),
         }
     }
@@ -73,12 +79,15 @@ pub struct RulModel {
     group_edges: Vec<f64>,
     /// `residuals[group][fold]`: sorted out-of-fold absolute errors of the calibration cycles in that group.
     residuals: Vec<Vec<Vec<f64>>>,
+    /// `signed[group][fold]`: sorted out-of-fold signed errors (truth − prediction), for the predictive
+    /// distribution behind [`RulModel::failure_probability`].
+    signed: Vec<Vec<Vec<f64>>>,
     /// Training units.
     pub training_units: usize,
 }
 
-fn features_of(normaliser: &Normaliser, unit: &Unit, window: usize) -> Vec<Vec<f64>> {
-    window_features(&normaliser.normalise(unit), window)
+fn features_of(normaliser: &Normaliser, unit: &Trajectory, window: usize) -> Result<Vec<Vec<f64>>, LearnError> {
+    Ok(window_features(&normaliser.normalise(unit)?, window))
 }
 
 fn check_config(cfg: &RulConfig) -> Result<(), LearnError> {
@@ -150,8 +159,14 @@ impl RulModel {
     /// # Errors
     /// [`LearnError::InvalidConfig`] for a bad configuration, [`LearnError::Mismatch`] when there are too few
     /// units or calibration points, and the errors of preprocessing and of [`Gbt::fit`].
-    pub fn train(units: &[Unit], cfg: &RulConfig) -> Result<Self, LearnError> {
+    pub fn train(units: &[Trajectory], cfg: &RulConfig) -> Result<Self, LearnError> {
         check_config(cfg)?;
+        if let Some(u) = units.iter().find(|u| !u.failed) {
+            return Err(LearnError::Mismatch(format!(
+                "unit {} did not run to failure: RUL training needs run-to-failure trajectories",
+                u.id
+            )));
+        }
         if units.len() < cfg.folds {
             return Err(LearnError::Mismatch(format!(
                 "{} training units are too few for {} folds",
@@ -159,13 +174,13 @@ impl RulModel {
                 cfg.folds
             )));
         }
-        let normaliser = Normaliser::fit(units, cfg.regimes, cfg.max_regimes, cfg.regime_tolerance)?;
+        let normaliser = Normaliser::fit(units, cfg.regimes, cfg.max_regimes, cfg.regime_tolerance, cfg.baseline)?;
         let per_unit: Vec<(Vec<Vec<f64>>, Vec<f64>)> = units
             .iter()
-            .map(|u| (features_of(&normaliser, u, cfg.window), rul_target(u.cycles.len(), cfg.cap)))
-            .collect();
+            .map(|u| Ok((features_of(&normaliser, u, cfg.window)?, rul_target(u.len(), cfg.cap))))
+            .collect::<Result<_, LearnError>>()?;
         let mut fold_models = Vec::with_capacity(cfg.folds);
-        // (fold, out-of-fold prediction, absolute error) of every training cycle.
+        // (fold, out-of-fold prediction, signed error truth − prediction) of every training cycle.
         let mut oof: Vec<(usize, f64, f64)> = Vec::new();
         for k in 0..cfg.folds {
             let (mut x, mut y) = (Vec::new(), Vec::new());
@@ -177,7 +192,7 @@ impl RulModel {
             for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds == k) {
                 for (row, target) in f.iter().zip(t) {
                     let p = model.predict(row)?.clamp(0.0, cfg.cap);
-                    oof.push((k, p, (target - p).abs()));
+                    oof.push((k, p, target - p));
                 }
             }
             fold_models.push(model);
@@ -206,10 +221,13 @@ impl RulModel {
             group_edges.remove(small.min(group_edges.len() - 1));
         }
         let mut residuals = vec![vec![Vec::new(); cfg.folds]; group_edges.len() + 1];
-        for &(k, p, r) in &oof {
-            residuals[group_edges.partition_point(|&e| e < p)][k].push(r);
+        let mut signed = residuals.clone();
+        for &(k, p, e) in &oof {
+            let g = group_edges.partition_point(|&x| x < p);
+            residuals[g][k].push(e.abs());
+            signed[g][k].push(e);
         }
-        for group in &mut residuals {
+        for group in residuals.iter_mut().chain(signed.iter_mut()) {
             for r in group.iter_mut() {
                 r.sort_by(f64::total_cmp);
             }
@@ -220,6 +238,7 @@ impl RulModel {
             fold_models,
             group_edges,
             residuals,
+            signed,
             training_units: units.len(),
         })
     }
@@ -231,12 +250,7 @@ impl RulModel {
     /// # Errors
     /// [`LearnError::Mismatch`] for a row of the wrong length.
     pub fn predict_features(&self, features: &[f64]) -> Result<RulPrediction, LearnError> {
-        let cap = self.config.cap;
-        let mu: Vec<f64> = self
-            .fold_models
-            .iter()
-            .map(|m| m.predict(features).map(|p| p.clamp(0.0, cap)))
-            .collect::<Result<_, _>>()?;
+        let mu = self.fold_predictions(features)?;
         let rul = mu.iter().sum::<f64>() / mu.len() as f64;
         let group = &self.residuals[self.group_edges.partition_point(|&e| e < rul)];
         let n: usize = group.iter().map(Vec::len).sum();
@@ -250,14 +264,58 @@ impl RulModel {
         Ok(RulPrediction { rul, lower, upper })
     }
 
-    /// Predicts the RUL of `unit` after its last cycle.
+    /// The fold ensembles' predictions (each clipped to `[0, cap]`) for one feature row.
+    fn fold_predictions(&self, features: &[f64]) -> Result<Vec<f64>, LearnError> {
+        let cap = self.config.cap;
+        self.fold_models.iter().map(|m| m.predict(features).map(|p| p.clamp(0.0, cap))).collect()
+    }
+
+    /// Feature row of the last step of `unit`.
+    fn last_features(&self, unit: &Trajectory) -> Result<Vec<f64>, LearnError> {
+        let mut f = features_of(&self.normaliser, unit, self.config.window)?;
+        f.pop().ok_or_else(|| LearnError::Mismatch(format!("unit {} has no step", unit.id)))
+    }
+
+    /// Predicts the RUL of `unit` after its last step.
     ///
     /// # Errors
-    /// [`LearnError::Mismatch`] for a unit without cycles.
-    pub fn predict_unit(&self, unit: &Unit) -> Result<RulPrediction, LearnError> {
-        let f = features_of(&self.normaliser, unit, self.config.window);
-        let last = f.last().ok_or_else(|| LearnError::Mismatch(format!("unit {} has no cycle", unit.id)))?;
-        self.predict_features(last)
+    /// [`LearnError::Mismatch`] for a unit without steps or of the wrong width.
+    pub fn predict(&self, unit: &Trajectory) -> Result<RulPrediction, LearnError> {
+        self.predict_features(&self.last_features(unit)?)
+    }
+
+    /// Probability that the (capped) RUL after the last step of `unit` is at most `horizon` steps, from the
+    /// conformal predictive distribution: the point predictions of the fold ensembles plus the signed
+    /// out-of-fold errors of the prediction's Mondrian group, `(#{μ₋ₖ₍ᵢ₎ + eᵢ ≤ h} + 1) / (n + 2)` — never exactly 0
+    /// or 1 with finite calibration data, and non-decreasing in `horizon`.
+    ///
+    /// # Errors
+    /// [`LearnError::InvalidConfig`] for a horizon that is negative or not below the cap (the model is trained on
+    /// the RUL capped at `cap`, so it cannot tell whether a failure comes within a horizon that long), and the
+    /// errors of [`RulModel::predict`].
+    pub fn failure_probability(&self, unit: &Trajectory, horizon: f64) -> Result<f64, LearnError> {
+        self.failure_probability_features(&self.last_features(unit)?, horizon)
+    }
+
+    /// [`RulModel::failure_probability`] from a feature row.
+    ///
+    /// # Errors
+    /// As [`RulModel::failure_probability`].
+    pub fn failure_probability_features(&self, features: &[f64], horizon: f64) -> Result<f64, LearnError> {
+        if !(horizon >= 0.0 && horizon < self.config.cap) {
+            return Err(LearnError::InvalidConfig(format!(
+                "failure horizon {horizon} steps must lie in [0, cap = {})",
+                self.config.cap
+            )));
+        }
+        let mu = self.fold_predictions(features)?;
+        let rul = mu.iter().sum::<f64>() / mu.len() as f64;
+        let group = &self.signed[self.group_edges.partition_point(|&e| e < rul)];
+        let n: usize = group.iter().map(Vec::len).sum();
+        let count: usize = mu.iter().zip(group).map(|(m, e)| e.partition_point(|&x| m + x <= horizon)).sum();
+        // Each fold's ensemble predicts for every calibration point of its group: n candidates per fold model
+        // would overcount; CV+ pairs each calibration point with its own fold's model, as here.
+        Ok((count as f64 + 1.0) / (n as f64 + 2.0))
     }
 }
 
@@ -286,9 +344,9 @@ pub fn phm08_score(predicted: &[f64], truth: &[f64]) -> f64 {
 /// One test unit's prediction against its truth.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct UnitResult {
-    /// Unit number.
-    pub unit: u32,
-    /// Cycles observed.
+    /// Unit id.
+    pub unit: String,
+    /// Cycles (steps) observed.
     pub cycles: usize,
     /// True RUL from the RUL file (uncapped).
     pub true_rul: f64,
@@ -337,7 +395,7 @@ pub struct RulReport {
 /// # Errors
 /// [`LearnError::Mismatch`] when the counts differ or there is no test unit, and the errors of
 /// [`RulModel::predict_unit`].
-pub fn evaluate(model: &RulModel, test: &[Unit], true_rul: &[f64]) -> Result<RulReport, LearnError> {
+pub fn evaluate(model: &RulModel, test: &[Trajectory], true_rul: &[f64]) -> Result<RulReport, LearnError> {
     if test.is_empty() || test.len() != true_rul.len() {
         return Err(LearnError::Mismatch(format!(
             "{} test units but {} true RUL values",
@@ -349,10 +407,10 @@ pub fn evaluate(model: &RulModel, test: &[Unit], true_rul: &[f64]) -> Result<Rul
     let mut units = Vec::with_capacity(test.len());
     for (unit, &t) in test.iter().zip(true_rul) {
         units.push(UnitResult {
-            unit: unit.id,
-            cycles: unit.cycles.len(),
+            unit: unit.id.clone(),
+            cycles: unit.len(),
             true_rul: t,
-            prediction: model.predict_unit(unit)?,
+            prediction: model.predict(unit)?,
         });
     }
     let pred: Vec<f64> = units.iter().map(|u| u.prediction.rul).collect();
@@ -390,8 +448,10 @@ pub fn evaluate(model: &RulModel, test: &[Unit], true_rul: &[f64]) -> Result<Rul
 /// # Errors
 /// Those of [`RulModel::train`] and [`evaluate`].
 pub fn run_subset(subset: &Subset, cfg: &RulConfig) -> Result<(RulModel, RulReport), LearnError> {
-    let model = RulModel::train(&subset.train, cfg)?;
-    let report = evaluate(&model, &subset.test, &subset.test_rul)?;
+    let train: Vec<Trajectory> = subset.train.iter().map(|u| u.to_trajectory(true)).collect();
+    let test: Vec<Trajectory> = subset.test.iter().map(|u| u.to_trajectory(false)).collect();
+    let model = RulModel::train(&train, cfg)?;
+    let report = evaluate(&model, &test, &subset.test_rul)?;
     Ok((model, report))
 }
 
@@ -425,7 +485,7 @@ pub struct ValidationReport {
 ///
 /// # Errors
 /// [`LearnError::InvalidConfig`] for fewer than 2 folds or no truncation, and the errors of [`RulModel::train`].
-pub fn cross_validate(units: &[Unit], cfg: &RulConfig, folds: usize, truncations: usize, seed: u64) -> Result<ValidationReport, LearnError> {
+pub fn cross_validate(units: &[Trajectory], cfg: &RulConfig, folds: usize, truncations: usize, seed: u64) -> Result<ValidationReport, LearnError> {
     if folds < 2 || truncations == 0 {
         return Err(LearnError::InvalidConfig("cross-validation needs at least 2 folds and 1 truncation".into()));
     }
@@ -433,20 +493,22 @@ pub fn cross_validate(units: &[Unit], cfg: &RulConfig, folds: usize, truncations
     let (mut pred, mut truth, mut inside, mut width) = (Vec::new(), Vec::new(), 0usize, 0.0);
     let (mut below, mut inside_below) = (0usize, 0usize);
     for fold in 0..folds {
-        let train: Vec<Unit> = units.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, u)| u.clone()).collect();
+        let train: Vec<Trajectory> = units.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, u)| u.clone()).collect();
         let model = RulModel::train(&train, cfg)?;
         for unit in units.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, u)| u) {
-            let len = unit.cycles.len();
+            let len = unit.len();
             if len < 2 {
                 continue;
             }
             for _ in 0..truncations {
                 let cut = 1 + ((rng.next_f64() * (len - 1) as f64) as usize).min(len - 2);
-                let view = Unit {
-                    id: unit.id,
-                    cycles: unit.cycles[..cut].to_vec(),
+                let view = Trajectory {
+                    id: unit.id.clone(),
+                    settings: unit.settings[..cut].to_vec(),
+                    values: unit.values[..cut].to_vec(),
+                    failed: false,
                 };
-                let p = model.predict_unit(&view)?;
+                let p = model.predict(&view)?;
                 let t = (len - cut) as f64;
                 let covered = p.lower <= t.min(cfg.cap) && t.min(cfg.cap) <= p.upper;
                 inside += usize::from(covered);
@@ -504,10 +566,10 @@ mod tests {
 #[cfg(test)]
 mod synthetic {
     use super::*;
-    use crate::cmapss::{Cycle, N_SENSORS};
+    use crate::cmapss::{Cycle, N_SENSORS, Unit};
 
     /// Units whose sensor 2 drifts up as failure nears (with a deterministic wobble); the others are constant.
-    fn units(n: usize) -> Vec<Unit> {
+    fn units(n: usize) -> Vec<Trajectory> {
         (0..n)
             .map(|u| {
                 let len = 60 + 7 * u;
@@ -523,7 +585,7 @@ mod synthetic {
                         }
                     })
                     .collect();
-                Unit { id: u as u32 + 1, cycles }
+                Unit { id: u as u32 + 1, cycles }.to_trajectory(true)
             })
             .collect()
     }
@@ -547,15 +609,34 @@ mod synthetic {
         let u = units(12);
         let model = RulModel::train(&u, &small()).unwrap();
         assert_eq!(model.normaliser.kept, vec![1]);
-        let p = model
-            .predict_unit(&Unit {
-                id: 99,
-                cycles: u[0].cycles[..u[0].cycles.len() - 3].to_vec(),
-            })
-            .unwrap();
+        let mut cut = u[0].clone();
+        cut.values.truncate(cut.len() - 3);
+        cut.settings.truncate(cut.values.len());
+        let p = model.predict(&cut).unwrap();
         assert!(p.lower <= p.rul && p.rul <= p.upper && p.rul < 15.0, "{p:?}");
+        // The failure probability grows with the horizon, is high near the end and low early in life.
+        let near: Vec<f64> = [0.0, 2.0, 5.0, 10.0, 29.0]
+            .iter()
+            .map(|&h| model.failure_probability(&cut, h).unwrap())
+            .collect();
+        assert!(near.windows(2).all(|w| w[0] <= w[1]), "{near:?}");
+        assert!(near[3] > 0.5, "{near:?}");
+        let mut early = u[0].clone();
+        early.values.truncate(12);
+        early.settings.truncate(12);
+        assert!(model.failure_probability(&early, 5.0).unwrap() < 0.2);
+        assert!(model.failure_probability(&cut, 30.0).is_err());
         assert!(model.predict_features(&[1.0]).is_err());
-        assert!(model.predict_unit(&Unit { id: 1, cycles: Vec::new() }).is_err());
+        let empty = Trajectory {
+            id: "e".into(),
+            settings: Vec::new(),
+            values: Vec::new(),
+            failed: false,
+        };
+        assert!(model.predict(&empty).is_err());
+        let mut censored = u.clone();
+        censored[0].failed = false;
+        assert!(RulModel::train(&censored, &small()).is_err());
         let v = cross_validate(&u, &small(), 3, 2, 1).unwrap();
         assert_eq!(v.cases, 24);
         assert!(v.rmse_capped.is_finite() && (0.0..=1.0).contains(&v.coverage_capped));
