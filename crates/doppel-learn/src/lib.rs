@@ -44,6 +44,7 @@
 //!
 //! Everything but [`cmapss::load_subset`] is pure and synchronous and takes plain data.
 
+pub mod anomaly;
 pub mod cmapss;
 pub mod gbt;
 pub mod prep;
