@@ -236,20 +236,47 @@ impl Normaliser {
     /// # Errors
     /// [`LearnError::Mismatch`] when the trajectory's width differs from the training data's.
     pub fn normalise(&self, unit: &Trajectory) -> Result<Vec<Vec<f64>>, LearnError> {
-        let n_settings = self.regimes.centroids.first().map_or(0, Vec::len);
-        unit.validate(n_settings, self.n_values)?;
-        let mut out: Vec<Vec<f64>> = unit
-            .settings
+        self.normalise_tail(unit, usize::MAX)
+    }
+
+    fn step(&self, settings: &[f64], values: &[f64]) -> Vec<f64> {
+        let r = self.regimes.assign(settings);
+        self.kept
             .iter()
-            .zip(&unit.values)
-            .map(|(s, v)| {
-                let r = self.regimes.assign(s);
-                self.kept.iter().enumerate().map(|(k, &j)| (v[j] - self.mean[r][k]) / self.std[r][k]).collect()
-            })
-            .collect();
-        if self.baseline > 0 && !out.is_empty() {
-            let m = self.baseline.min(out.len());
-            let base: Vec<f64> = (0..self.kept.len()).map(|k| out[..m].iter().map(|r| r[k]).sum::<f64>() / m as f64).collect();
+            .enumerate()
+            .map(|(k, &j)| (values[j] - self.mean[r][k]) / self.std[r][k])
+            .collect()
+    }
+
+    /// [`Normaliser::normalise`] of only the last `tail` steps (the baseline still comes from the unit's first
+    /// steps): what online prediction needs, at a cost independent of the unit's age.
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] when the trajectory's width differs from the training data's.
+    pub fn normalise_tail(&self, unit: &Trajectory, tail: usize) -> Result<Vec<Vec<f64>>, LearnError> {
+        let n_settings = self.regimes.centroids.first().map_or(0, Vec::len);
+        let from = unit.len().saturating_sub(tail);
+        if unit.settings.len() != unit.values.len() {
+            return unit.validate(n_settings, self.n_values).map(|_| Vec::new());
+        }
+        let head = self.baseline.min(unit.len());
+        for t in (0..head).chain(from.max(head)..unit.len()) {
+            let (s, v) = (&unit.settings[t], &unit.values[t]);
+            if s.len() != n_settings || v.len() != self.n_values || s.iter().chain(v).any(|x| !x.is_finite()) {
+                return Err(LearnError::Mismatch(format!(
+                    "trajectory {} step {t}: expected {n_settings} finite settings and {} finite values",
+                    unit.id, self.n_values
+                )));
+            }
+        }
+        let mut out: Vec<Vec<f64>> = (from..unit.len()).map(|t| self.step(&unit.settings[t], &unit.values[t])).collect();
+        if self.baseline > 0 && head > 0 {
+            let mut base = vec![0.0; self.kept.len()];
+            for t in 0..head {
+                for (b, x) in base.iter_mut().zip(self.step(&unit.settings[t], &unit.values[t])) {
+                    *b += x / head as f64;
+                }
+            }
             for row in &mut out {
                 for (x, b) in row.iter_mut().zip(&base) {
                     *x -= b;
@@ -265,31 +292,39 @@ impl Normaliser {
 /// last value; then the cycle number (the unit's age, observable at prediction time).
 #[must_use]
 pub fn window_features(normalised: &[Vec<f64>], window: usize) -> Vec<Vec<f64>> {
+    (0..normalised.len()).map(|t| window_features_at(normalised, window, t)).collect()
+}
+
+/// The window features of step `t` alone (see [`window_features`]).
+#[must_use]
+pub fn window_features_at(normalised: &[Vec<f64>], window: usize, t: usize) -> Vec<f64> {
     let window = window.max(1);
     let n_sensors = normalised.first().map_or(0, Vec::len);
-    let mut out = Vec::with_capacity(normalised.len());
-    for t in 0..normalised.len() {
-        let start = (t + 1).saturating_sub(window);
-        let rows = &normalised[start..=t];
-        let m = rows.len() as f64;
-        let x_mean = (m - 1.0) / 2.0;
-        let sxx: f64 = (0..rows.len()).map(|i| (i as f64 - x_mean).powi(2)).sum();
-        let mut f = Vec::with_capacity(3 * n_sensors + 1);
-        for s in 0..n_sensors {
-            let mean = rows.iter().map(|r| r[s]).sum::<f64>() / m;
-            let slope = if sxx > 0.0 {
-                rows.iter().enumerate().map(|(i, r)| (i as f64 - x_mean) * (r[s] - mean)).sum::<f64>() / sxx
-            } else {
-                0.0
-            };
-            f.push(mean);
-            f.push(slope);
-            f.push(rows[rows.len() - 1][s]);
+    let start = (t + 1).saturating_sub(window);
+    let rows = &normalised[start..=t];
+    let m = rows.len() as f64;
+    let x_mean = (m - 1.0) / 2.0;
+    // Σ (i − x̄)² over i = 0..m−1, in closed form.
+    let sxx = m * (m * m - 1.0) / 12.0;
+    // One pass over the rows: Σ y and Σ i·y per sensor; slope = (Σ i·y − x̄ Σ y) / sxx.
+    let mut sum = vec![0.0; n_sensors];
+    let mut isum = vec![0.0; n_sensors];
+    for (i, r) in rows.iter().enumerate() {
+        let x = i as f64;
+        for ((s, is), &y) in sum.iter_mut().zip(isum.iter_mut()).zip(r) {
+            *s += y;
+            *is += x * y;
         }
-        f.push((t + 1) as f64);
-        out.push(f);
     }
-    out
+    let last = &rows[rows.len() - 1];
+    let mut f = Vec::with_capacity(3 * n_sensors + 1);
+    for s in 0..n_sensors {
+        f.push(sum[s] / m);
+        f.push(if sxx > 0.0 { (isum[s] - x_mean * sum[s]) / sxx } else { 0.0 });
+        f.push(last[s]);
+    }
+    f.push((t + 1) as f64);
+    f
 }
 
 /// Piecewise-linear RUL target of a run-to-failure unit with `n_cycles` cycles: `min(cap, n_cycles - cycle)` for
@@ -366,7 +401,9 @@ mod tests {
         assert_eq!(n.regimes.centroids.len(), 1);
         let a = n.normalise(&unit(0.0)).unwrap();
         let b = n.normalise(&unit(10.0)).unwrap();
-        assert_eq!(a, b);
+        assert!(a.iter().zip(&b).all(|(x, y)| (x[0] - y[0]).abs() < 1e-12), "{a:?} {b:?}");
+        // The tail alone equals the end of the whole.
+        assert_eq!(n.normalise_tail(&unit(10.0), 2).unwrap(), b[4..].to_vec());
         assert!(a[0][0].abs() < 1e-12 && a[5][0] > 0.0);
         assert!(
             n.normalise(&Trajectory {

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 use crate::LearnError;
 use crate::cmapss::Subset;
 use crate::gbt::{Gbt, GbtConfig};
-use crate::prep::{Normaliser, rul_target, window_features};
+use crate::hybrid::HealthIndex;
+use crate::prep::{Normaliser, rul_target, window_features, window_features_at};
 use crate::series::Trajectory;
 
 /// Everything that shapes training.
@@ -33,6 +34,17 @@ pub struct RulConfig {
     /// [`Normaliser::baseline`].
     #[serde(default)]
     pub baseline: usize,
+    /// Keep only every `thin_capped`-th training step whose target is at the cap (1 = all). Long healthy lives
+    /// (thousands of steps at the cap) otherwise dominate the training rows and the training time.
+    #[serde(default = "one")]
+    pub thin_capped: usize,
+    /// Calibrate the interval for units in their degrading phase (true RUL below the cap), where the errors are
+    /// larger than in the healthy phase and where predictions matter: the working miscoverage is the largest
+    /// `a ≤ alpha` for which the out-of-fold errors of the degrading training steps fall inside the group's
+    /// conformal radius at level `a` for at least `1 − alpha` of them. Healthy units then get slightly
+    /// conservative intervals. `false` uses `alpha` as is (the plain CV+ marginal guarantee).
+    #[serde(default)]
+    pub calibrate_degrading: bool,
     /// The tree ensemble.
     pub gbt: GbtConfig,
 }
@@ -49,7 +61,13 @@ impl Default for RulConfig {
             folds: 5,
             conformal_groups: 3,
             baseline: 0,
-            gbt: GbtConfig::default(),
+            thin_capped: 1,
+            calibrate_degrading: true,
+            gbt: GbtConfig {
+                n_trees: 100,
+                learning_rate: 0.1,
+                ..GbtConfig::default()
+            },
         }
     }
 }
@@ -84,10 +102,27 @@ pub struct RulModel {
     signed: Vec<Vec<Vec<f64>>>,
     /// Training units.
     pub training_units: usize,
+    /// The degradation model whose features extend the window features (the hybrid), if any.
+    #[serde(default)]
+    pub hi: Option<HealthIndex>,
+    /// Miscoverage the interval is computed at (see [`RulConfig::calibrate_degrading`]).
+    pub alpha_used: f64,
 }
 
-fn features_of(normaliser: &Normaliser, unit: &Trajectory, window: usize) -> Result<Vec<Vec<f64>>, LearnError> {
-    Ok(window_features(&normaliser.normalise(unit)?, window))
+fn one() -> usize {
+    1
+}
+
+/// Window features of every step, extended with the degradation model's features when there is one.
+fn features_of(normaliser: &Normaliser, hi: Option<&HealthIndex>, unit: &Trajectory, window: usize) -> Result<Vec<Vec<f64>>, LearnError> {
+    let norm = normaliser.normalise(unit)?;
+    let mut f = window_features(&norm, window);
+    if let Some(hi) = hi {
+        for (row, extra) in f.iter_mut().zip(hi.features(&norm)) {
+            row.extend_from_slice(&extra);
+        }
+    }
+    Ok(f)
 }
 
 fn check_config(cfg: &RulConfig) -> Result<(), LearnError> {
@@ -144,11 +179,70 @@ fn kth_of_shifted(mu: &[f64], residuals: &[Vec<f64>], sign: f64, rank: usize) ->
         } else {
             lo = mid
         }
-        if hi - lo < 1e-9 {
+        // Bisect to a thousandth of a step (fast), then snap to the candidate itself.
+        if hi - lo < 1e-3 {
             break;
         }
     }
-    hi
+    // The largest candidate at or below `hi` is the rank-th smallest (up to ties within the last bracket).
+    mu.iter()
+        .zip(residuals)
+        .filter_map(|(m, r)| {
+            if sign > 0.0 {
+                let i = r.partition_point(|&x| m + x <= hi);
+                (i > 0).then(|| m + r[i - 1])
+            } else {
+                let i = r.partition_point(|&x| x < m - hi);
+                r.get(i).map(|x| m - x)
+            }
+        })
+        .fold(f64::NEG_INFINITY, f64::max)
+}
+
+/// The working miscoverage of [`RulConfig::calibrate_degrading`]: the largest `a` in `[alpha / 10, alpha]` for
+/// which at least `1 − alpha` of the degrading training steps' out-of-fold errors lie within their group's
+/// conformal radius at level `a` (found by bisection; coverage only grows as `a` shrinks).
+fn degrading_alpha(oof: &[(usize, f64, f64)], edges: &[f64], residuals: &[Vec<Vec<f64>>], cfg: &RulConfig) -> f64 {
+    let pooled: Vec<Vec<f64>> = residuals
+        .iter()
+        .map(|g| {
+            let mut all: Vec<f64> = g.iter().flatten().copied().collect();
+            all.sort_by(f64::total_cmp);
+            all
+        })
+        .collect();
+    let degrading: Vec<(usize, f64)> = oof
+        .iter()
+        .filter(|(_, p, e)| p + e < cfg.cap - 1e-9)
+        .map(|&(_, p, e)| (edges.partition_point(|&x| x < p), e.abs()))
+        .collect();
+    if degrading.is_empty() {
+        return cfg.alpha;
+    }
+    let coverage = |a: f64| -> Option<f64> {
+        let radius: Vec<f64> = pooled
+            .iter()
+            .map(|g| cv_plus_ranks(g.len(), a).map(|(_, hi)| g[hi - 1]))
+            .collect::<Option<_>>()?;
+        Some(degrading.iter().filter(|(g, r)| *r <= radius[*g]).count() as f64 / degrading.len() as f64)
+    };
+    let target = 1.0 - cfg.alpha;
+    if coverage(cfg.alpha).is_some_and(|c| c >= target) {
+        return cfg.alpha;
+    }
+    let (mut lo, mut hi) = (cfg.alpha / 10.0, cfg.alpha);
+    if !coverage(lo).is_some_and(|c| c >= target) {
+        return lo;
+    }
+    for _ in 0..30 {
+        let mid = 0.5 * (lo + hi);
+        if coverage(mid).is_some_and(|c| c >= target) {
+            lo = mid;
+        } else {
+            hi = mid;
+        }
+    }
+    lo
 }
 
 impl RulModel {
@@ -160,7 +254,19 @@ impl RulModel {
     /// [`LearnError::InvalidConfig`] for a bad configuration, [`LearnError::Mismatch`] when there are too few
     /// units or calibration points, and the errors of preprocessing and of [`Gbt::fit`].
     pub fn train(units: &[Trajectory], cfg: &RulConfig) -> Result<Self, LearnError> {
+        Self::train_with(units, cfg, None)
+    }
+
+    /// [`RulModel::train`], hybrid with a degradation model ([`HealthIndex`], per-unit trend over
+    /// `trend_window` steps) when `trend_window` is given.
+    ///
+    /// # Errors
+    /// As [`RulModel::train`], and those of [`HealthIndex::fit`].
+    pub fn train_with(units: &[Trajectory], cfg: &RulConfig, trend_window: Option<usize>) -> Result<Self, LearnError> {
         check_config(cfg)?;
+        if cfg.thin_capped == 0 {
+            return Err(LearnError::InvalidConfig("thin_capped must be at least 1".into()));
+        }
         if let Some(u) = units.iter().find(|u| !u.failed) {
             return Err(LearnError::Mismatch(format!(
                 "unit {} did not run to failure: RUL training needs run-to-failure trajectories",
@@ -175,9 +281,29 @@ impl RulModel {
             )));
         }
         let normaliser = Normaliser::fit(units, cfg.regimes, cfg.max_regimes, cfg.regime_tolerance, cfg.baseline)?;
+        let hi = match trend_window {
+            Some(w) => {
+                let norm: Vec<Vec<Vec<f64>>> = units.iter().map(|u| normaliser.normalise(u)).collect::<Result<_, _>>()?;
+                Some(HealthIndex::fit(&norm, cfg.cap, w)?)
+            }
+            None => None,
+        };
         let per_unit: Vec<(Vec<Vec<f64>>, Vec<f64>)> = units
             .iter()
-            .map(|u| Ok((features_of(&normaliser, u, cfg.window)?, rul_target(u.len(), cfg.cap))))
+            .map(|u| {
+                let f = features_of(&normaliser, hi.as_ref(), u, cfg.window)?;
+                let t = rul_target(u.len(), cfg.cap);
+                // Thin the steps at the cap (keep the last of each run of `thin_capped`).
+                let keep = |i: usize| t[i] < cfg.cap || (t.len() - i).is_multiple_of(cfg.thin_capped);
+                let (f, t): (Vec<_>, Vec<_>) = f
+                    .into_iter()
+                    .zip(t.iter().copied())
+                    .enumerate()
+                    .filter(|(i, _)| keep(*i))
+                    .map(|(_, x)| x)
+                    .unzip();
+                Ok((f, t))
+            })
             .collect::<Result<_, LearnError>>()?;
         let mut fold_models = Vec::with_capacity(cfg.folds);
         // (fold, out-of-fold prediction, signed error truth − prediction) of every training cycle.
@@ -232,6 +358,11 @@ impl RulModel {
                 r.sort_by(f64::total_cmp);
             }
         }
+        let alpha_used = if cfg.calibrate_degrading {
+            degrading_alpha(&oof, &group_edges, &residuals, cfg)
+        } else {
+            cfg.alpha
+        };
         Ok(RulModel {
             config: cfg.clone(),
             normaliser,
@@ -240,6 +371,8 @@ impl RulModel {
             residuals,
             signed,
             training_units: units.len(),
+            hi,
+            alpha_used,
         })
     }
 
@@ -250,18 +383,43 @@ impl RulModel {
     /// # Errors
     /// [`LearnError::Mismatch`] for a row of the wrong length.
     pub fn predict_features(&self, features: &[f64]) -> Result<RulPrediction, LearnError> {
-        let mu = self.fold_predictions(features)?;
+        self.interval_from(&self.fold_predictions(features)?)
+    }
+
+    /// Point prediction and CV+ interval from the fold ensembles' predictions `mu`.
+    fn interval_from(&self, mu: &[f64]) -> Result<RulPrediction, LearnError> {
         let rul = mu.iter().sum::<f64>() / mu.len() as f64;
         let group = &self.residuals[self.group_edges.partition_point(|&e| e < rul)];
         let n: usize = group.iter().map(Vec::len).sum();
-        let (lo_rank, hi_rank) = cv_plus_ranks(n, self.config.alpha).ok_or_else(|| LearnError::Mismatch("empty conformal group".into()))?;
-        let upper = kth_of_shifted(&mu, group, 1.0, hi_rank);
+        let (lo_rank, hi_rank) = cv_plus_ranks(n, self.alpha_used).ok_or_else(|| LearnError::Mismatch("empty conformal group".into()))?;
+        let upper = kth_of_shifted(mu, group, 1.0, hi_rank);
         let lower = if lo_rank == 0 {
             0.0
         } else {
-            kth_of_shifted(&mu, group, -1.0, lo_rank).max(0.0)
+            kth_of_shifted(mu, group, -1.0, lo_rank).max(0.0)
         };
         Ok(RulPrediction { rul, lower, upper })
+    }
+
+    /// Predictions, intervals and (with a horizon) failure probabilities for many feature rows at once: the
+    /// trees are evaluated tree by tree over all rows, which is what makes scoring a fleet fast.
+    ///
+    /// # Errors
+    /// As [`RulModel::predict_features`] and [`RulModel::failure_probability_features`].
+    pub fn predict_many_features(&self, rows: &[&[f64]], horizon: Option<f64>) -> Result<Vec<(RulPrediction, Option<f64>)>, LearnError> {
+        let cap = self.config.cap;
+        let per_fold: Vec<Vec<f64>> = self.fold_models.iter().map(|m| m.predict_many(rows)).collect::<Result<_, _>>()?;
+        (0..rows.len())
+            .map(|i| {
+                let mu: Vec<f64> = per_fold.iter().map(|f| f[i].clamp(0.0, cap)).collect();
+                let p = self.interval_from(&mu)?;
+                let q = match horizon {
+                    Some(h) => Some(self.probability_from(&mu, h)?),
+                    None => None,
+                };
+                Ok((p, q))
+            })
+            .collect()
     }
 
     /// The fold ensembles' predictions (each clipped to `[0, cap]`) for one feature row.
@@ -272,8 +430,31 @@ impl RulModel {
 
     /// Feature row of the last step of `unit`.
     fn last_features(&self, unit: &Trajectory) -> Result<Vec<f64>, LearnError> {
-        let mut f = features_of(&self.normaliser, unit, self.config.window)?;
-        f.pop().ok_or_else(|| LearnError::Mismatch(format!("unit {} has no step", unit.id)))
+        Ok(self.last_features_and_hi(unit)?.0)
+    }
+
+    /// Feature row of the last step of `unit`, and its health index when the model is hybrid.
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] for a unit without steps or of the wrong width.
+    pub fn last_features_and_hi(&self, unit: &Trajectory) -> Result<(Vec<f64>, Option<f64>), LearnError> {
+        if unit.is_empty() {
+            return Err(LearnError::Mismatch(format!("unit {} has no step", unit.id)));
+        }
+        // Only the last steps matter: the window, the trend fit and the HI level (5 steps).
+        let need = self.config.window.max(self.hi.as_ref().map_or(0, |h| h.trend_window)).max(5);
+        let norm = self.normaliser.normalise_tail(unit, need)?;
+        let mut last = window_features_at(&norm, self.config.window, norm.len() - 1);
+        // The age feature counts the unit's steps, not the tail's.
+        if let Some(age) = last.last_mut() {
+            *age = unit.len() as f64;
+        }
+        if let Some(hi) = &self.hi {
+            last.extend_from_slice(&hi.features_at(&norm, norm.len() - 1));
+        }
+        // The HI level is the first appended feature.
+        let hi = self.hi.as_ref().map(|_| last[last.len() - crate::hybrid::HI_FEATURES]);
+        Ok((last, hi))
     }
 
     /// Predicts the RUL of `unit` after its last step.
@@ -302,19 +483,22 @@ impl RulModel {
     /// # Errors
     /// As [`RulModel::failure_probability`].
     pub fn failure_probability_features(&self, features: &[f64], horizon: f64) -> Result<f64, LearnError> {
+        self.probability_from(&self.fold_predictions(features)?, horizon)
+    }
+
+    /// P(RUL ≤ horizon) from the fold ensembles' predictions `mu`.
+    fn probability_from(&self, mu: &[f64], horizon: f64) -> Result<f64, LearnError> {
         if !(horizon >= 0.0 && horizon < self.config.cap) {
             return Err(LearnError::InvalidConfig(format!(
                 "failure horizon {horizon} steps must lie in [0, cap = {})",
                 self.config.cap
             )));
         }
-        let mu = self.fold_predictions(features)?;
         let rul = mu.iter().sum::<f64>() / mu.len() as f64;
         let group = &self.signed[self.group_edges.partition_point(|&e| e < rul)];
         let n: usize = group.iter().map(Vec::len).sum();
+        // As in CV+, each calibration point is paired with the ensemble that did not see it (its fold's).
         let count: usize = mu.iter().zip(group).map(|(m, e)| e.partition_point(|&x| m + x <= horizon)).sum();
-        // Each fold's ensemble predicts for every calibration point of its group: n candidates per fold model
-        // would overcount; CV+ pairs each calibration point with its own fold's model, as here.
         Ok((count as f64 + 1.0) / (n as f64 + 2.0))
     }
 }
@@ -361,6 +545,8 @@ pub struct RulReport {
     pub cap: f64,
     /// Nominal coverage of the interval (`1 - alpha`).
     pub nominal_coverage: f64,
+    /// Miscoverage the interval was computed at (see [`RulConfig::calibrate_degrading`]).
+    pub alpha_used: f64,
     /// Training units (every one is used for fitting by some folds and for calibration by one).
     pub training_units: usize,
     /// Cross-validation folds (ensembles averaged for the point prediction).
@@ -427,6 +613,7 @@ pub fn evaluate(model: &RulModel, test: &[Trajectory], true_rul: &[f64]) -> Resu
     Ok(RulReport {
         cap,
         nominal_coverage: 1.0 - model.config.alpha,
+        alpha_used: model.alpha_used,
         training_units: model.training_units,
         folds: model.config.folds,
         test_units: units.len(),

@@ -1,0 +1,213 @@
+//! The C-MAPSS experiment behind `doppel learn rul`: train the hybrid and the pure learned model on a subset's
+//! training units, evaluate both on its official test split, compare them by true-RUL band, and time training
+//! and online inference.
+
+use std::path::Path;
+use std::time::Instant;
+
+use serde::Serialize;
+
+use crate::LearnError;
+use crate::cmapss::load_subset;
+use crate::hybrid::{Prognostics, PrognosticsConfig};
+use crate::rul::{RulReport, evaluate, rmse};
+use crate::series::Trajectory;
+
+/// RMSE of both models on the test units whose true RUL falls in a band.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Band {
+    /// True RUL range `[from, to)`, cycles.
+    pub from: f64,
+    pub to: f64,
+    /// Test units in the band.
+    pub units: usize,
+    pub rmse_hybrid: f64,
+    pub rmse_pure: f64,
+}
+
+/// Online inference speed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct InferenceSpeed {
+    /// Predictions timed (full online path: features from the unit's history, RUL, interval, failure
+    /// probability, health index).
+    pub predictions: usize,
+    /// Units per batched call.
+    pub batch: usize,
+    /// One unit per call, one thread.
+    pub per_second_unbatched: f64,
+    /// Batched, on one thread.
+    pub per_second_one_thread: f64,
+    /// On every available core (one thread each, independent units).
+    pub per_second_all_cores: f64,
+    pub threads: usize,
+}
+
+/// Everything `doppel learn rul` reports.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CmapssRun {
+    pub subset: String,
+    pub training_units: usize,
+    pub test_units: usize,
+    /// Seconds to train the hybrid model (the one reported).
+    pub training_seconds: f64,
+    /// The hybrid model on the test split (the headline figures).
+    pub hybrid: RulReport,
+    /// The pure learned model (no degradation features), same configuration otherwise.
+    pub pure: RulReport,
+    /// Both models by true-RUL band.
+    pub bands: Vec<Band>,
+    pub inference: InferenceSpeed,
+}
+
+impl CmapssRun {
+    /// Text report; the first lines are `RMSE <value>`, `PHM08 <value>`, `coverage <value>`, `training_seconds <value>`.
+    #[must_use]
+    pub fn summary(&self) -> String {
+        let h = &self.hybrid;
+        let mut s = format!(
+            "RMSE {:.2}\nPHM08 {:.1}\ncoverage {:.2}\ntraining_seconds {:.1}\n",
+            h.rmse, h.phm08_score, h.coverage_capped, self.training_seconds
+        );
+        s += &format!(
+            "\n{}: {} training units, {} test units, {} operating regime(s), {} informative sensors\n",
+            self.subset,
+            self.training_units,
+            self.test_units,
+            h.regimes,
+            h.kept_sensors.len()
+        );
+        s += &format!(
+            "hybrid (degradation model + trees): RMSE {:.2} (capped truth {:.2}), PHM08 {:.1}, {:.0} % interval: coverage {:.2} of capped truth ({:.2} uncapped), mean width {:.1} cycles\n",
+            h.rmse,
+            h.rmse_capped,
+            h.phm08_score,
+            100.0 * h.nominal_coverage,
+            h.coverage_capped,
+            h.coverage_uncapped,
+            h.mean_interval_width
+        );
+        let p = &self.pure;
+        s += &format!(
+            "pure learned model:                 RMSE {:.2} (capped truth {:.2}), PHM08 {:.1}, coverage {:.2}, mean width {:.1}\n",
+            p.rmse, p.rmse_capped, p.phm08_score, p.coverage_capped, p.mean_interval_width
+        );
+        s += "true RUL band: units, RMSE hybrid, RMSE pure\n";
+        for b in &self.bands {
+            s += &format!("  [{:>3}, {:>3}): {:>3}, {:6.2}, {:6.2}\n", b.from, b.to, b.units, b.rmse_hybrid, b.rmse_pure);
+        }
+        let i = &self.inference;
+        s += &format!(
+            "online inference (features from history, RUL, interval, failure probability): {:.0} predictions/s scoring {} units per call on one thread, {:.0} on {} threads; {:.0}/s one unit per call\n",
+            i.per_second_one_thread, i.batch, i.per_second_all_cores, i.threads, i.per_second_unbatched
+        );
+        s
+    }
+}
+
+/// Times online prediction over the given units: one unit per call ([`Prognostics::predict`], latency-bound)
+/// and a fleet per call ([`Prognostics::predict_many`] over `batch` units, as when every asset of a type is
+/// scored at each step), on one thread and on every core.
+#[must_use]
+pub fn bench_inference(model: &Prognostics, units: &[Trajectory], horizon: f64, predictions: usize, batch: usize) -> InferenceSpeed {
+    let refs: Vec<&Trajectory> = units.iter().collect();
+    let one_by_one = |n: usize, offset: usize| {
+        let mut sink = 0.0;
+        for i in 0..n {
+            if let Ok(p) = model.predict(refs[(i + offset) % refs.len()], horizon) {
+                sink += p.rul;
+            }
+        }
+        sink
+    };
+    let batched = |n: usize, offset: usize| {
+        let mut sink = 0.0;
+        let mut done = 0;
+        while done < n {
+            let group: Vec<&Trajectory> = (0..batch.min(n - done)).map(|i| refs[(done + i + offset) % refs.len()]).collect();
+            for p in model.predict_many(&group, horizon).into_iter().flatten() {
+                sink += p.rul;
+            }
+            done += group.len();
+        }
+        sink
+    };
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let t = Instant::now();
+    std::hint::black_box(one_by_one(predictions / 4, 0));
+    let single = (predictions / 4) as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    std::hint::black_box(batched(predictions, 0));
+    let one = predictions as f64 / t.elapsed().as_secs_f64();
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for k in 0..threads {
+            s.spawn(move || std::hint::black_box(batched(predictions, k)));
+        }
+    });
+    let all = (predictions * threads) as f64 / t.elapsed().as_secs_f64();
+    InferenceSpeed {
+        predictions,
+        batch,
+        per_second_unbatched: single,
+        per_second_one_thread: one,
+        per_second_all_cores: all,
+        threads,
+    }
+}
+
+/// Trains on `train_{subset}.txt` and evaluates on `test_{subset}.txt` + `RUL_{subset}.txt` in `dir`.
+///
+/// # Errors
+/// Loading errors (with file and line) and those of training and evaluation.
+pub fn run_cmapss(dir: &Path, subset: &str, cfg: &PrognosticsConfig) -> Result<CmapssRun, LearnError> {
+    run_cmapss_with(dir, subset, cfg, 100_000)
+}
+
+/// [`run_cmapss`] timing `bench_predictions` online predictions (per thread).
+///
+/// # Errors
+/// As [`run_cmapss`].
+pub fn run_cmapss_with(dir: &Path, subset: &str, cfg: &PrognosticsConfig, bench_predictions: usize) -> Result<CmapssRun, LearnError> {
+    let data = load_subset(dir, subset)?;
+    let train: Vec<Trajectory> = data.train.iter().map(|u| u.to_trajectory(true)).collect();
+    let test: Vec<Trajectory> = data.test.iter().map(|u| u.to_trajectory(false)).collect();
+    let started = Instant::now();
+    let hybrid = Prognostics::train(&train, &PrognosticsConfig { hybrid: true, ..cfg.clone() })?;
+    let training_seconds = started.elapsed().as_secs_f64();
+    let pure = Prognostics::train(&train, &PrognosticsConfig { hybrid: false, ..cfg.clone() })?;
+    let hr = evaluate(&hybrid.model, &test, &data.test_rul)?;
+    let pr = evaluate(&pure.model, &test, &data.test_rul)?;
+    let edges = [0.0, 25.0, 50.0, 75.0, 100.0, 125.0, f64::INFINITY];
+    let bands = edges
+        .windows(2)
+        .filter_map(|w| {
+            let idx: Vec<usize> = (0..hr.units.len())
+                .filter(|&i| hr.units[i].true_rul >= w[0] && hr.units[i].true_rul < w[1])
+                .collect();
+            if idx.is_empty() {
+                return None;
+            }
+            let truth: Vec<f64> = idx.iter().map(|&i| hr.units[i].true_rul).collect();
+            let h: Vec<f64> = idx.iter().map(|&i| hr.units[i].prediction.rul).collect();
+            let p: Vec<f64> = idx.iter().map(|&i| pr.units[i].prediction.rul).collect();
+            Some(Band {
+                from: w[0],
+                to: w[1],
+                units: idx.len(),
+                rmse_hybrid: rmse(&h, &truth),
+                rmse_pure: rmse(&p, &truth),
+            })
+        })
+        .collect();
+    let inference = bench_inference(&hybrid, &test, 10.0, bench_predictions.max(100), 100);
+    Ok(CmapssRun {
+        subset: data.name,
+        training_units: train.len(),
+        test_units: test.len(),
+        training_seconds,
+        hybrid: hr,
+        pure: pr,
+        bands,
+        inference,
+    })
+}
