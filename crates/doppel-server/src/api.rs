@@ -39,6 +39,9 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/assets/{asset}", get(asset_detail))
         .route("/api/assets/{asset}/signals/{signal}/history", get(signal_history))
         .route("/api/assets/{asset}/diagnosis", get(asset_diagnosis))
+        .route("/api/assets/{asset}/prediction", get(asset_prediction))
+        .route("/api/assets/{asset}/maintenance", post(record_maintenance))
+        .route("/api/models", get(models_in_use))
         .route("/api/assets/{asset}/signals/{signal}/frames", post(ingest_frames))
         .route("/api/assets/{asset}/signals/{signal}/captures", get(list_captures))
         .route("/api/assets/{asset}/signals/{signal}/captures/{t0}", get(capture_detail))
@@ -197,7 +200,57 @@ async fn asset_detail(State(state): State<Arc<AppState>>, Path(id): Path<String>
         "live": live,
         "context": {"context_id": context_id, "line": asset.line, "context": context},
         "condition": state.ingestor.waves().status(Some(&asset.id)),
+        "prediction": prediction_of(&state, i),
     })))
+}
+
+fn prediction_of(state: &AppState, i: usize) -> Value {
+    let asset = &state.plant.assets[i];
+    let Some(spec) = asset.predict.as_ref() else {
+        return Value::Null;
+    };
+    let engine = state.predict.lock();
+    let model = state.model.lock().as_ref().map(|m| json!({"name": m.name, "version": m.version}));
+    json!({
+        "inputs": spec.inputs,
+        "settings": spec.settings,
+        "step_s": spec.step_s,
+        "model": if engine.has_model(i) { model } else { None },
+        "latest": engine.latest(i),
+    })
+}
+
+/// Predictive state of an asset: latest health index, anomaly score, RUL with interval, failure probability.
+async fn asset_prediction(State(state): State<Arc<AppState>>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let i = asset_index(&state, &id)?;
+    if state.plant.assets[i].predict.is_none() {
+        return Err(ApiError::bad(
+            "asset",
+            format!("asset '{id}' has no predictive models: its type has no [predict] table in the plant file"),
+        ));
+    }
+    Ok(Json(json!({"asset": id, "prediction": prediction_of(&state, i)})))
+}
+
+/// Completed maintenance (as a CMMS reports it); a repair or replacement starts a new life for the models.
+async fn record_maintenance(State(state): State<Arc<AppState>>, Path(id): Path<String>, body: axum::body::Bytes) -> ApiResult<Json<Value>> {
+    asset_index(&state, &id)?;
+    let (ts, record) = doppel_ingest::payload::parse_maintenance_body(&body, time::now()).map_err(|e| match e {
+        doppel_ingest::payload::PayloadError::Field { field, reason } => ApiError::bad(&field, reason),
+        other => ApiError::bad("body", other.to_string()),
+    })?;
+    let ing = state.ingestor.clone();
+    let (a, r) = (id.clone(), record.clone());
+    tokio::task::spawn_blocking(move || ing.record_maintenance("http", &a, ts, r))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(ApiError::internal)?;
+    Ok(Json(json!({"asset": id, "ts": ts, "record": record})))
+}
+
+/// The predictive model version in use.
+async fn models_in_use(State(state): State<Arc<AppState>>) -> Json<Value> {
+    Json(json!({"in_use": *state.model.lock()}))
 }
 
 /// Condition monitoring of an asset's waveform channels: features, ISO zone, diagnosis with evidence.

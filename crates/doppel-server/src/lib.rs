@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod live;
+pub mod models;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -67,6 +68,8 @@ pub struct ServerConfig {
     pub retention: Option<Duration>,
     /// Reject samples stamped further than this ahead of the server clock (None: no limit).
     pub max_future: Option<Duration>,
+    /// Horizon of the failure probability, overriding the plant file's `predict.horizon_h` (None: keep it).
+    pub prediction_horizon: Option<Duration>,
 }
 
 /// Shared state of the running server.
@@ -81,6 +84,10 @@ pub struct AppState {
     pub started_ns: i64,
     /// Samples applied to the live twins (after they were durable).
     pub applied_samples: std::sync::atomic::AtomicU64,
+    /// Online scoring of the predictive models.
+    pub predict: Mutex<doppel_twin::predict::PredictionEngine>,
+    /// The model version in use, if any.
+    pub model: Mutex<Option<models::LoadedModel>>,
 }
 
 /// A running server; dropping it does not stop the tasks (they end with the runtime).
@@ -103,6 +110,7 @@ pub fn build_state(
     let mut twins = TwinRuntime::new(plant.clone(), now);
     live::restore_twins(&mut twins, &ingestor)?;
     let (live, _) = broadcast::channel(4096);
+    let plant_for_predict = plant.clone();
     let state = Arc::new(AppState {
         plant,
         store,
@@ -112,6 +120,8 @@ pub fn build_state(
         mqtt: Arc::new(MqttStats::default()),
         started_ns: now,
         applied_samples: Default::default(),
+        predict: Mutex::new(doppel_twin::predict::PredictionEngine::new(&plant_for_predict, None)),
+        model: Mutex::new(None),
     });
     Ok((state, rx))
 }
@@ -130,6 +140,12 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         .map_err(|e| ServerError::Config(e.to_string()))??;
     let store = Arc::new(store);
     let (state, committed) = build_state(config.plant.clone(), store, config.max_future)?;
+    if let Some(h) = config.prediction_horizon {
+        *state.predict.lock() = doppel_twin::predict::PredictionEngine::new(&state.plant, Some(h.as_secs_f64()));
+    }
+    let registry = doppel_store::ModelRegistry::open(config.data_dir.join("models"))?;
+    models::load_latest(&state, &registry);
+    tokio::spawn(models::watch(state.clone(), registry));
     tokio::spawn(live::run_twins(state.clone(), committed));
     tokio::spawn(live::run_ticks(state.clone()));
 

@@ -71,6 +71,7 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
     let mut batch = Vec::new();
     while rx.recv_many(&mut batch, 256).await > 0 {
         let mut derived: Vec<doppel_ingest::payload::RawSample> = Vec::new();
+        let mut predicted: Vec<doppel_ingest::payload::RawSample> = Vec::new();
         let mut events: Vec<TwinEvent> = Vec::new();
         let mut live: Vec<String> = Vec::new();
         {
@@ -78,6 +79,7 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
             // Live values are only worth serialising when someone listens.
             let listening = state.live.receiver_count() > 0;
             let mut twins = state.twins.lock();
+            let mut predict = state.predict.lock();
             let mut values = Vec::new();
             for c in batch.drain(..) {
                 match c {
@@ -89,6 +91,22 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                                 .entry(cs.context_id)
                                 .or_insert_with(|| state.ingestor.context_by_id(cs.context_id).map(|(_, c)| c).unwrap_or_default());
                             events.extend(twins.apply(s.asset as usize, s.signal as usize, s.ts_ns, s.value, ctx));
+                            if !predict.is_empty() {
+                                let (out, problem) = predict.observe(s.asset as usize, s.signal as usize, s.ts_ns, s.value);
+                                if let Some(p) = problem {
+                                    tracing::warn!(asset = %p.asset, reason = %p.reason, "prediction failed");
+                                }
+                                for r in out {
+                                    let a = &plant.assets[r.asset];
+                                    predicted.push(doppel_ingest::payload::RawSample {
+                                        asset: a.id.clone(),
+                                        signal: a.signals[r.signal].name.clone(),
+                                        ts_ns: r.ts_ns,
+                                        value: Some(r.value),
+                                        unit: None,
+                                    });
+                                }
+                            }
                             if !residuals.is_empty() {
                                 for r in residuals.observe(s.asset as usize, s.signal as usize, s.ts_ns, s.value) {
                                     let a = &plant.assets[r.asset];
@@ -123,24 +141,29 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                         }
                         contexts.insert(context_id, context);
                     }
+                    Committed::Maintenance { asset, ts_ns, record } => {
+                        if record.kind.renews() {
+                            predict.renew(asset);
+                        }
+                        if let Ok(j) = serde_json::to_string(&LiveMaintenance {
+                            asset: &plant.assets[asset].id,
+                            ts: ts_ns,
+                            record: &record,
+                        }) {
+                            live.push(j);
+                        }
+                    }
                 }
             }
             drop(twins);
+            drop(predict);
+            if !predicted.is_empty() {
+                // Predictions are stored like any signal (durable, then back here as committed samples).
+                submit_derived(&state, "prediction", predicted);
+            }
             if !derived.is_empty() {
                 // Residuals go through the normal pipeline (durable, then back here as committed samples).
-                let ing = state.ingestor.clone();
-                tokio::task::spawn_blocking(move || {
-                    ing.submit_samples(
-                        "physics",
-                        &derived,
-                        Vec::new(),
-                        Box::new(|r| {
-                            if let Err(e) = r {
-                                tracing::warn!(error = %e, "physics residuals not stored");
-                            }
-                        }),
-                    )
-                });
+                submit_derived(&state, "physics", derived);
             }
             if !values.is_empty() {
                 let msg = LiveValues {
@@ -165,6 +188,31 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
         }
         publish_events(&state, events, live).await;
     }
+}
+
+/// Stores computed samples (residuals, predictions) through the normal ingest path, off the async runtime.
+fn submit_derived(state: &Arc<AppState>, source: &'static str, samples: Vec<doppel_ingest::payload::RawSample>) {
+    let ing = state.ingestor.clone();
+    tokio::task::spawn_blocking(move || {
+        ing.submit_samples(
+            source,
+            &samples,
+            Vec::new(),
+            Box::new(move |r| {
+                if let Err(e) = r {
+                    tracing::warn!(error = %e, source, "computed samples not stored");
+                }
+            }),
+        )
+    });
+}
+
+#[derive(Serialize)]
+#[serde(tag = "type", rename = "maintenance")]
+struct LiveMaintenance<'a> {
+    asset: &'a str,
+    ts: i64,
+    record: &'a doppel_model::MaintenanceRecord,
 }
 
 /// Periodic housekeeping: staleness and time accounting.

@@ -47,6 +47,7 @@
 //! ```
 
 pub mod events;
+pub mod predict;
 pub mod residuals;
 pub mod runtime;
 pub mod state;

@@ -385,6 +385,7 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
         mqtt_sessions: sessions,
         retention: None,
         max_future: Some(Duration::from_secs(86_400)),
+        prediction_horizon: None,
     })
     .await?;
     let state = running.state.clone();

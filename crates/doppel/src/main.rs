@@ -2,6 +2,7 @@
 
 mod bench;
 mod diagnose;
+mod learn;
 mod publisher;
 mod query;
 mod recording;
@@ -15,6 +16,10 @@ use anyhow::{Context, Result, bail};
 use clap::{Args, Parser, Subcommand};
 use doppel_model::Plant;
 use doppel_server::{MqttMode, ServerConfig};
+
+/// Failure-probability horizon of the demo, hours of (accelerated) running time: at the default wear
+/// acceleration of 2000 this is about 12 days of real wear.
+const DEMO_HORIZON_H: f64 = 0.15;
 
 /// The example plant shipped with doppel (used when no --plant is given).
 pub const EXAMPLE_PLANT: &str = include_str!("../../../plants/example.toml");
@@ -50,6 +55,9 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Diagnose a vibration recording (.npz/.npy/.csv): bearing defect, unbalance or misalignment, ISO 10816-3 zone.
     Diagnose(diagnose::DiagnoseArgs),
+    /// Predictive models: RUL on NASA C-MAPSS; train, evaluate and list the plant's models (RUL with interval,
+    /// failure probability, health index, anomaly detection).
+    Learn(learn::LearnArgs),
 }
 
 #[derive(Args, Clone)]
@@ -93,6 +101,10 @@ struct ServerArgs {
     /// clock errors); 0 = no limit. The demo lifts the limit when --speed > 1.
     #[arg(long, default_value_t = 24)]
     max_future_hours: u64,
+    /// Horizon of the failure probability the predictive models report, hours of running time (default:
+    /// each asset type's `predict.horizon_h` in the plant file).
+    #[arg(long)]
+    prediction_horizon_h: Option<f64>,
 }
 
 #[derive(Args)]
@@ -120,6 +132,10 @@ struct DemoArgs {
     /// the accelerated faults are seen developing.
     #[arg(long, default_value_t = 10.0)]
     waveform_every_s: f64,
+    /// Do not train predictive models in the background when the data directory has none (the twins then
+    /// show no RUL, failure probability or anomaly score until `doppel learn train` registers a model).
+    #[arg(long)]
+    no_training: bool,
 }
 
 #[derive(Args)]
@@ -148,6 +164,7 @@ fn main() -> Result<()> {
         Command::Query(a) => query::run(a),
         Command::Bench(a) => bench::run(a),
         Command::Diagnose(a) => diagnose::run(a),
+        Command::Learn(a) => learn::run(a),
         Command::Sim(a) => runtime()?.block_on(simrun::run(a)),
         Command::Serve(a) => runtime()?.block_on(serve(a)),
         Command::Demo(a) => runtime()?.block_on(demo(a)),
@@ -222,6 +239,11 @@ fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
         mqtt_sessions: a.mqtt_sessions.max(1),
         retention: a.retention_days.map(|d| std::time::Duration::from_secs(d * 86_400)),
         max_future: (a.max_future_hours > 0).then(|| std::time::Duration::from_secs(a.max_future_hours * 3600)),
+        prediction_horizon: match a.prediction_horizon_h {
+            Some(h) if h > 0.0 && h.is_finite() => Some(std::time::Duration::from_secs_f64(h * 3600.0)),
+            Some(h) => bail!("--prediction-horizon-h must be a positive number of hours, not {h}"),
+            None => None,
+        },
     })
 }
 
@@ -249,8 +271,21 @@ async fn demo(a: DemoArgs) -> Result<()> {
         // The simulated clock runs ahead of the wall clock: accept its future timestamps.
         config.max_future = None;
     }
+    if config.prediction_horizon.is_none() {
+        // Wear runs `wear_acceleration` times faster than real time: a horizon of minutes here is days of real wear.
+        config.prediction_horizon = Some(std::time::Duration::from_secs_f64(DEMO_HORIZON_H * 3600.0));
+    }
     let running = doppel_server::start(config).await?;
     announce(&running);
+    if !a.no_training {
+        // The twins predict once models exist: train them from a simulated fleet history in the background
+        // (first run only; the server picks up the registered version within seconds).
+        let (plant_path, dir, wear, seed) = (a.plant.clone(), a.server.data_dir.clone(), a.wear_acceleration, a.seed);
+        std::thread::spawn(move || match learn::ensure_demo_models(plant_path.as_ref(), &dir, wear, seed) {
+            Ok(v) => tracing::info!(version = v, "predictive models ready"),
+            Err(e) => tracing::error!(error = %e, "predictive models could not be trained"),
+        });
+    }
     let mqtt = running.mqtt_addr.context("the demo needs the embedded MQTT broker")?;
     let sim = simrun::SimArgs {
         plant: a.plant.clone(),

@@ -141,6 +141,17 @@ pub async fn run(a: SimArgs) -> Result<()> {
                 .await?;
             published += 1;
         }
+        // A completed repair is what a CMMS would report: the twin starts a new life for the asset's models.
+        for t in tick.truth.iter().filter(|t| t.kind == doppel_sim::TruthKind::Repaired) {
+            let mut body = json!({"ts": t.ts_ns / time::NANOS_PER_MILLI, "kind": "repair", "note": t.detail});
+            if let (Some(c), Value::Object(m)) = (&t.component, &mut body) {
+                m.insert("component".into(), json!(c));
+            }
+            client
+                .publish(format!("doppel/v1/maintenance/{}", t.asset), QoS::AtLeastOnce, false, body.to_string())
+                .await?;
+            published += 1;
+        }
         if let Some(w) = truth.as_mut() {
             for t in &tick.truth {
                 serde_json::to_writer(&mut *w, t)?;
