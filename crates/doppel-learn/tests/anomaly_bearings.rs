@@ -8,7 +8,7 @@
 //! * CWRU drive-end records (seeded faults, 12 kHz): the detector is fitted on the first 70 % of the normal
 //!   record, the last 30 % is held out as healthy, and every fault record is scored.
 //!
-//! Run: `cargo test -p doppel-learn --test anomaly_bearings -- --nocapture` (about 10 s in a debug build).
+//! Run: `cargo test -p doppel-learn --test anomaly_bearings -- --nocapture` (about 2 s in a debug build, after compiling).
 
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -135,7 +135,7 @@ fn femto_bearing3_1_run_to_failure() {
     assert_eq!(end, 493, "acc_00494 is the failure snapshot");
     // Fit on the first 100 snapshots (16.5 min, 20 % of the life); 100..130 are held out as healthy: the
     // per-indicator alarms of BENCHMARKS.md §5.3 start at #124 (H kurtosis, 18 suppressed excursions) and
-    // #139 (V velocity), so the held-out part is as healthy as the fitting part by that yardstick.
+    // #137 (V velocity), so the held-out part is as healthy as the fitting part by that yardstick.
     let (fit, held) = (100, 130);
     let name = |c: &str| INDICATOR_NAMES.iter().map(|n| format!("{c}_{n}")).collect::<Vec<_>>();
     let assets: [Asset; 3] = [
