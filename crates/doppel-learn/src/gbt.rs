@@ -82,6 +82,9 @@ struct Flat {
 
 const LEAF: u32 = u32::MAX;
 
+/// Rows (or trees) walked down in lockstep by the evaluators.
+const LANES: usize = 8;
+
 fn flatten(trees: &[Vec<Node>]) -> (Vec<Flat>, Vec<u32>) {
     let mut nodes = Vec::new();
     let mut roots = Vec::with_capacity(trees.len());
@@ -212,20 +215,26 @@ impl Gbt {
         if row.len() != self.n_features {
             return Err(LearnError::Mismatch(format!("model expects {} features, got {}", self.n_features, row.len())));
         }
+        // Walk LANES trees down in lockstep: their dependent node loads overlap. Leaves are added in tree order,
+        // so the sum is the same as tree by tree.
         let mut p = self.base;
-        for &root in &self.roots {
-            p += self.leaf(root, row);
+        for chunk in self.roots.chunks(LANES) {
+            let mut at = [0u32; LANES];
+            let at = &mut at[..chunk.len()];
+            at.copy_from_slice(chunk);
+            for _ in 0..self.depth {
+                for a in at.iter_mut() {
+                    let n = self.nodes[*a as usize];
+                    if n.feature != LEAF {
+                        *a = if row[n.feature as usize] <= n.value { n.left } else { n.right };
+                    }
+                }
+            }
+            for a in at.iter() {
+                p += self.nodes[*a as usize].value;
+            }
         }
         Ok(p)
-    }
-
-    #[inline]
-    fn leaf(&self, root: u32, row: &[f64]) -> f64 {
-        let mut n = self.nodes[root as usize];
-        while n.feature != LEAF {
-            n = self.nodes[if row[n.feature as usize] <= n.value { n.left } else { n.right } as usize];
-        }
-        n.value
     }
 
     /// Predicts many rows at once, tree by tree (each tree is read once for all rows: much faster than row by
@@ -237,9 +246,12 @@ impl Gbt {
         if let Some(r) = rows.iter().find(|r| r.len() != self.n_features) {
             return Err(LearnError::Mismatch(format!("model expects {} features, got {}", self.n_features, r.len())));
         }
+        if rows.len() < LANES {
+            // Too few rows to fill the lanes: walk the trees in lockstep instead.
+            return rows.iter().map(|r| self.predict(r)).collect();
+        }
         let mut out = vec![self.base; rows.len()];
-        // Walk LANES rows down each tree in lockstep: their dependent node loads overlap.
-        const LANES: usize = 8;
+        // Walk LANES rows down each tree in lockstep.
         for &root in &self.roots {
             for (chunk, outs) in rows.chunks(LANES).zip(out.chunks_mut(LANES)) {
                 let mut at = [root; LANES];

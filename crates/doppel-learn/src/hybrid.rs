@@ -108,9 +108,9 @@ impl HealthIndex {
 
     /// [`HealthIndex::features`] of step `t` alone.
     #[must_use]
-    pub fn features_at(&self, normalised: &[Vec<f64>], t: usize) -> [f64; HI_FEATURES] {
+    pub fn features_at<R: AsRef<[f64]>>(&self, normalised: &[R], t: usize) -> [f64; HI_FEATURES] {
         let start = (t + 1).saturating_sub(self.trend_window.max(5));
-        let hi: Vec<f64> = normalised[start..=t].iter().map(|r| self.value(r)).collect();
+        let hi: Vec<f64> = normalised[start..=t].iter().map(|r| self.value(r.as_ref())).collect();
         self.trend_at(&hi, hi.len() - 1).features(self.cap)
     }
 

@@ -239,13 +239,11 @@ impl Normaliser {
         self.normalise_tail(unit, usize::MAX)
     }
 
-    fn step(&self, settings: &[f64], values: &[f64]) -> Vec<f64> {
+    /// Appends the z-scored kept values of one step to `out`.
+    fn step_into(&self, settings: &[f64], values: &[f64], out: &mut Vec<f64>) {
         let r = self.regimes.assign(settings);
-        self.kept
-            .iter()
-            .enumerate()
-            .map(|(k, &j)| (values[j] - self.mean[r][k]) / self.std[r][k])
-            .collect()
+        let (mean, std) = (&self.mean[r], &self.std[r]);
+        out.extend(self.kept.iter().enumerate().map(|(k, &j)| (values[j] - mean[k]) / std[k]));
     }
 
     /// [`Normaliser::normalise`] of only the last `tail` steps (the baseline still comes from the unit's first
@@ -254,6 +252,15 @@ impl Normaliser {
     /// # Errors
     /// [`LearnError::Mismatch`] when the trajectory's width differs from the training data's.
     pub fn normalise_tail(&self, unit: &Trajectory, tail: usize) -> Result<Vec<Vec<f64>>, LearnError> {
+        let flat = self.normalise_tail_flat(unit, tail)?;
+        Ok(flat.chunks_exact(self.kept.len()).map(<[f64]>::to_vec).collect())
+    }
+
+    /// [`Normaliser::normalise_tail`] as one row-major buffer (rows of [`Normaliser::kept`]`.len()` values).
+    ///
+    /// # Errors
+    /// As [`Normaliser::normalise_tail`].
+    pub fn normalise_tail_flat(&self, unit: &Trajectory, tail: usize) -> Result<Vec<f64>, LearnError> {
         let n_settings = self.regimes.centroids.first().map_or(0, Vec::len);
         let from = unit.len().saturating_sub(tail);
         if unit.settings.len() != unit.values.len() {
@@ -269,15 +276,23 @@ impl Normaliser {
                 )));
             }
         }
-        let mut out: Vec<Vec<f64>> = (from..unit.len()).map(|t| self.step(&unit.settings[t], &unit.values[t])).collect();
+        let w = self.kept.len();
+        let mut out = Vec::with_capacity((unit.len() - from) * w);
+        for t in from..unit.len() {
+            self.step_into(&unit.settings[t], &unit.values[t], &mut out);
+        }
         if self.baseline > 0 && head > 0 {
-            let mut base = vec![0.0; self.kept.len()];
+            let mut rows = Vec::with_capacity(head * w);
             for t in 0..head {
-                for (b, x) in base.iter_mut().zip(self.step(&unit.settings[t], &unit.values[t])) {
+                self.step_into(&unit.settings[t], &unit.values[t], &mut rows);
+            }
+            let mut base = vec![0.0; w];
+            for row in rows.chunks_exact(w) {
+                for (b, x) in base.iter_mut().zip(row) {
                     *b += x / head as f64;
                 }
             }
-            for row in &mut out {
+            for row in out.chunks_exact_mut(w) {
                 for (x, b) in row.iter_mut().zip(&base) {
                     *x -= b;
                 }
@@ -297,9 +312,9 @@ pub fn window_features(normalised: &[Vec<f64>], window: usize) -> Vec<Vec<f64>> 
 
 /// The window features of step `t` alone (see [`window_features`]).
 #[must_use]
-pub fn window_features_at(normalised: &[Vec<f64>], window: usize, t: usize) -> Vec<f64> {
+pub fn window_features_at<R: AsRef<[f64]>>(normalised: &[R], window: usize, t: usize) -> Vec<f64> {
     let window = window.max(1);
-    let n_sensors = normalised.first().map_or(0, Vec::len);
+    let n_sensors = normalised.first().map_or(0, |r| r.as_ref().len());
     let start = (t + 1).saturating_sub(window);
     let rows = &normalised[start..=t];
     let m = rows.len() as f64;
@@ -311,12 +326,12 @@ pub fn window_features_at(normalised: &[Vec<f64>], window: usize, t: usize) -> V
     let mut isum = vec![0.0; n_sensors];
     for (i, r) in rows.iter().enumerate() {
         let x = i as f64;
-        for ((s, is), &y) in sum.iter_mut().zip(isum.iter_mut()).zip(r) {
+        for ((s, is), &y) in sum.iter_mut().zip(isum.iter_mut()).zip(r.as_ref()) {
             *s += y;
             *is += x * y;
         }
     }
-    let last = &rows[rows.len() - 1];
+    let last = rows[rows.len() - 1].as_ref();
     let mut f = Vec::with_capacity(3 * n_sensors + 1);
     for s in 0..n_sensors {
         f.push(sum[s] / m);

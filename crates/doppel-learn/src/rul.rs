@@ -107,6 +107,10 @@ pub struct RulModel {
     pub hi: Option<HealthIndex>,
     /// Miscoverage the interval is computed at (see [`RulConfig::calibrate_degrading`]).
     pub alpha_used: f64,
+    /// Per group, the pooled residuals at the interval's ranks (see [`group_brackets`]); recomputed per
+    /// prediction when absent (models saved before they were stored).
+    #[serde(default)]
+    brackets: Vec<[f64; 2]>,
 }
 
 fn one() -> usize {
@@ -154,49 +158,65 @@ fn cv_plus_ranks(n: usize, alpha: f64) -> Option<(usize, usize)> {
     (hi >= 1 && hi <= n).then_some((lo, hi))
 }
 
-/// The `rank`-th smallest (1-based) of the union over folds of `{mu[k] + sign * r : r in residuals[k]}`, found
-/// by bisection on the value (each count is a binary search in a sorted residual list).
-fn kth_of_shifted(mu: &[f64], residuals: &[Vec<f64>], sign: f64, rank: usize) -> f64 {
-    let count = |v: f64| -> usize {
-        mu.iter()
-            .zip(residuals)
-            .map(|(m, r)| {
-                if sign > 0.0 {
-                    r.partition_point(|&x| m + x <= v)
-                } else {
-                    r.len() - r.partition_point(|&x| m - x > v)
-                }
-            })
-            .sum()
-    };
-    let max_r = residuals.iter().filter_map(|r| r.last()).fold(0.0f64, |a, &b| a.max(b));
-    let mut lo = mu.iter().fold(f64::INFINITY, |a, &b| a.min(b)) - max_r - 1.0;
-    let mut hi = mu.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) + max_r + 1.0;
-    for _ in 0..100 {
-        let mid = 0.5 * (lo + hi);
-        if count(mid) >= rank {
-            hi = mid
-        } else {
-            lo = mid
-        }
-        // Bisect to a thousandth of a step (fast), then snap to the candidate itself.
-        if hi - lo < 1e-3 {
+/// The `rank`-th smallest (1-based) of the union over folds of `{shift[k] + r : r in residuals[k]}` (each list
+/// sorted), given `q`, the `rank`-th smallest of the pooled residuals. The answer lies in
+/// `[min shift + q, max shift + q]` (at least `rank` candidates are at most `max shift + q`, fewer than `rank`
+/// are below `min shift + q`), so two binary searches per fold and a selection among the few candidates inside
+/// that bracket find it exactly; the bracket is as wide as the folds' predictions disagree.
+fn kth_smallest_shifted(shift: &[f64], residuals: &[Vec<f64>], rank: usize, q: f64) -> f64 {
+    let mut lo = shift.iter().fold(f64::INFINITY, |a, &b| a.min(b)) + q;
+    let mut hi = shift.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b)) + q;
+    // Per fold, the index range of its candidates in [lo, hi]; `below` counts those under lo.
+    let mut range: Vec<(usize, usize)> = shift
+        .iter()
+        .zip(residuals)
+        .map(|(s, r)| {
+            let a = r.partition_point(|&x| s + x < lo);
+            (a, r.partition_point(|&x| s + x <= hi).max(a))
+        })
+        .collect();
+    let mut below: usize = range.iter().map(|r| r.0).sum();
+    // Halve the bracket while it holds many candidates (each halving: one binary search per fold).
+    let mut at = vec![0; shift.len()];
+    for _ in 0..64 {
+        if range.iter().map(|(a, b)| b - a).sum::<usize>() <= 32 {
             break;
         }
+        let mid = 0.5 * (lo + hi);
+        for (((s, r), &(a, b)), i) in shift.iter().zip(residuals).zip(&range).zip(at.iter_mut()) {
+            *i = a + r[a..b].partition_point(|&x| s + x <= mid);
+        }
+        if at.iter().sum::<usize>() >= rank {
+            hi = mid;
+            range.iter_mut().zip(&at).for_each(|(r, &i)| r.1 = i);
+        } else {
+            lo = mid;
+            below = at.iter().sum();
+            range.iter_mut().zip(&at).for_each(|(r, &i)| r.0 = i);
+        }
     }
-    // The largest candidate at or below `hi` is the rank-th smallest (up to ties within the last bracket).
-    mu.iter()
+    let mut inside: Vec<f64> = shift
+        .iter()
         .zip(residuals)
-        .filter_map(|(m, r)| {
-            if sign > 0.0 {
-                let i = r.partition_point(|&x| m + x <= hi);
-                (i > 0).then(|| m + r[i - 1])
-            } else {
-                let i = r.partition_point(|&x| x < m - hi);
-                r.get(i).map(|x| m - x)
-            }
-        })
-        .fold(f64::NEG_INFINITY, f64::max)
+        .zip(&range)
+        .flat_map(|((s, r), &(a, b))| r[a..b].iter().map(move |x| s + x))
+        .collect();
+    if inside.is_empty() {
+        return hi;
+    }
+    let k = rank.saturating_sub(below).clamp(1, inside.len()) - 1;
+    *inside.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
+/// The pooled residuals of a conformal group at the ranks of its CV+ interval at miscoverage `alpha`:
+/// `[upper, lower]` where `upper` is the `hi`-th smallest and `lower` the `(n − lo + 1)`-th smallest (the rank
+/// the lower end has among the mirrored candidates), see [`kth_smallest_shifted`].
+fn group_brackets(group: &[Vec<f64>], alpha: f64) -> Option<[f64; 2]> {
+    let mut pooled: Vec<f64> = group.iter().flatten().copied().collect();
+    pooled.sort_by(f64::total_cmp);
+    let n = pooled.len();
+    let (lo, hi) = cv_plus_ranks(n, alpha)?;
+    Some([pooled[hi - 1], pooled[n - lo.max(1)]])
 }
 
 /// The working miscoverage of [`RulConfig::calibrate_degrading`]: the largest `a` in `[alpha / 10, alpha]` for
@@ -363,6 +383,11 @@ impl RulModel {
         } else {
             cfg.alpha
         };
+        let brackets = residuals
+            .iter()
+            .map(|g| group_brackets(g, alpha_used))
+            .collect::<Option<Vec<_>>>()
+            .unwrap_or_default();
         Ok(RulModel {
             config: cfg.clone(),
             normaliser,
@@ -373,6 +398,7 @@ impl RulModel {
             training_units: units.len(),
             hi,
             alpha_used,
+            brackets,
         })
     }
 
@@ -392,11 +418,17 @@ impl RulModel {
         let group = &self.residuals[self.group_edges.partition_point(|&e| e < rul)];
         let n: usize = group.iter().map(Vec::len).sum();
         let (lo_rank, hi_rank) = cv_plus_ranks(n, self.alpha_used).ok_or_else(|| LearnError::Mismatch("empty conformal group".into()))?;
-        let upper = kth_of_shifted(mu, group, 1.0, hi_rank);
+        let g = self.group_edges.partition_point(|&e| e < rul);
+        let [q_hi, q_lo] = match self.brackets.get(g) {
+            Some(b) => *b,
+            None => group_brackets(group, self.alpha_used).ok_or_else(|| LearnError::Mismatch("empty conformal group".into()))?,
+        };
+        let upper = kth_smallest_shifted(mu, group, hi_rank, q_hi);
         let lower = if lo_rank == 0 {
             0.0
         } else {
-            kth_of_shifted(mu, group, -1.0, lo_rank).max(0.0)
+            let neg: Vec<f64> = mu.iter().map(|m| -m).collect();
+            (-kth_smallest_shifted(&neg, group, n - lo_rank + 1, q_lo)).max(0.0)
         };
         Ok(RulPrediction { rul, lower, upper })
     }
@@ -443,7 +475,11 @@ impl RulModel {
         }
         // Only the last steps matter: the window, the trend fit and the HI level (5 steps).
         let need = self.config.window.max(self.hi.as_ref().map_or(0, |h| h.trend_window)).max(5);
-        let norm = self.normaliser.normalise_tail(unit, need)?;
+        let flat = self.normaliser.normalise_tail_flat(unit, need)?;
+        let norm: Vec<&[f64]> = flat.chunks_exact(self.normaliser.kept.len()).collect();
+        if norm.is_empty() {
+            return Err(LearnError::Mismatch(format!("unit {} has no step", unit.id)));
+        }
         let mut last = window_features_at(&norm, self.config.window, norm.len() - 1);
         // The age feature counts the unit's steps, not the tail's.
         if let Some(age) = last.last_mut() {
@@ -730,6 +766,13 @@ pub fn cross_validate(units: &[Trajectory], cfg: &RulConfig, folds: usize, trunc
 mod tests {
     use super::*;
 
+    /// Reference: the `rank`-th smallest of `{mu[k] + sign * r}` by sorting every candidate.
+    fn kth_of_shifted(mu: &[f64], residuals: &[Vec<f64>], sign: f64, rank: usize) -> f64 {
+        let mut all: Vec<f64> = mu.iter().zip(residuals).flat_map(|(m, r)| r.iter().map(move |x| m + sign * x)).collect();
+        all.sort_by(f64::total_cmp);
+        all[rank - 1]
+    }
+
     #[test]
     fn metrics() {
         assert!((rmse(&[1.0, 3.0], &[1.0, 1.0]) - 2f64.sqrt()).abs() < 1e-12);
@@ -747,6 +790,38 @@ mod tests {
         assert!((kth_of_shifted(&[10.0, 20.0], &r, 1.0, 17) - 28.0).abs() < 1e-6);
         assert!((kth_of_shifted(&[10.0, 20.0], &r, -1.0, 1) - 1.0).abs() < 1e-6);
         assert!((kth_of_shifted(&[10.0, 20.0], &r, -1.0, 10) - 11.0).abs() < 1e-6);
+        let [q_hi, q_lo] = group_brackets(&r, 0.1).unwrap();
+        assert_eq!(kth_smallest_shifted(&[10.0, 20.0], &r, 17, q_hi), 28.0);
+        // Lower ends: the k-th smallest of {mu - r} is minus the (n - k + 1)-th smallest of {r - mu}.
+        let lower = |k: usize, q: f64| -kth_smallest_shifted(&[-10.0, -20.0], &r, 18 - k + 1, q);
+        assert_eq!(lower(1, q_lo), 1.0);
+        assert_eq!(lower(10, 9.0), 11.0);
+    }
+
+    #[test]
+    fn bracketed_selection_equals_bisection() {
+        let mut rng = crate::gbt::XorShift::new(3);
+        for case in 0..200 {
+            let folds = 1 + case % 5;
+            let residuals: Vec<Vec<f64>> = (0..folds)
+                .map(|_| {
+                    let mut r: Vec<f64> = (0..1 + (rng.next_f64() * 60.0) as usize).map(|_| (rng.next_f64() * 30.0).floor()).collect();
+                    r.sort_by(f64::total_cmp);
+                    r
+                })
+                .collect();
+            let mu: Vec<f64> = (0..folds).map(|_| 50.0 + 10.0 * rng.next_f64()).collect();
+            let n: usize = residuals.iter().map(Vec::len).sum();
+            let Some((lo, hi)) = cv_plus_ranks(n, 0.1) else { continue };
+            let [q_hi, q_lo] = group_brackets(&residuals, 0.1).unwrap();
+            let upper = kth_smallest_shifted(&mu, &residuals, hi, q_hi);
+            assert_eq!(upper, kth_of_shifted(&mu, &residuals, 1.0, hi), "case {case}");
+            if lo > 0 {
+                let neg: Vec<f64> = mu.iter().map(|m| -m).collect();
+                let lower = -kth_smallest_shifted(&neg, &residuals, n - lo + 1, q_lo);
+                assert_eq!(lower, kth_of_shifted(&mu, &residuals, -1.0, lo), "case {case}");
+            }
+        }
     }
 }
 
