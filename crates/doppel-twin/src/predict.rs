@@ -615,6 +615,8 @@ pub struct FailureOutcome {
     pub premature: bool,
     /// Time from the fault onset to the first anomaly alarm, hours (None: no alarm after the onset).
     pub anomaly_delay_h: Option<f64>,
+    /// Time from the fault onset to the failure, hours (None: the onset was not seen).
+    pub fault_duration_h: Option<f64>,
 }
 
 /// Per failure mode.
@@ -626,6 +628,8 @@ pub struct ModeSummary {
     pub median_lead_h: Option<f64>,
     pub anomaly_detected: usize,
     pub median_anomaly_delay_h: Option<f64>,
+    /// Median time from fault onset to failure, hours (for scale).
+    pub median_fault_duration_h: Option<f64>,
 }
 
 /// The evaluation of online predictions against ground truth.
@@ -720,6 +724,7 @@ impl Evaluation {
                 (Some(at), Some(on)) => Some((at - on) as f64 / 3.6e12),
                 _ => None,
             },
+            fault_duration_h: t.onset.map(hours),
         });
         // Until the repair the asset is failed, not healthy: keep it out of the healthy exposure.
         self.open.insert(
@@ -753,6 +758,7 @@ impl Evaluation {
                     median_lead_h: median(fs.iter().filter_map(|f| f.lead_h).collect()),
                     anomaly_detected: fs.iter().filter(|f| f.anomaly_delay_h.is_some()).count(),
                     median_anomaly_delay_h: median(fs.iter().filter_map(|f| f.anomaly_delay_h).collect()),
+                    median_fault_duration_h: median(fs.iter().filter_map(|f| f.fault_duration_h).collect()),
                 };
                 (m, s)
             })
@@ -931,6 +937,7 @@ assets = [{ id = "m1", type = "motor" }]
         assert!((r.healthy_asset_days - 1.0).abs() < 1e-12);
         let f = &r.outcomes[0];
         assert_eq!((f.predicted, f.lead_h, f.premature, f.anomaly_delay_h), (true, Some(2.0), true, Some(1.0)));
+        assert_eq!(f.fault_duration_h, Some(4.0));
         let m = &r.by_mode["bearing_wear"];
         assert_eq!((m.failures, m.predicted, m.premature, m.anomaly_detected), (2, 1, 1, 1));
         assert_eq!(m.median_lead_h, Some(2.0));

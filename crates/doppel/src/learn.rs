@@ -506,17 +506,18 @@ fn evaluate(a: &EvaluateArgs) -> Result<()> {
             "model v{}: {} failures in {} simulated h (seed {}); {} predicted (P(failure within the horizon) >= {} % before the failure)",
             v.version, report.failures, a.history.simulate_hours, a.history.seed, report.predicted, a.threshold_pct
         );
-        println!("  mode: failures, predicted (premature), median lead h, anomaly-detected, median anomaly delay h");
+        println!("  mode: failures, predicted (premature), median lead h, anomaly-detected, median anomaly delay h, median onset-to-failure h");
         for (m, r) in &report.by_mode {
             let f = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.3}"));
             println!(
-                "  {m}: {}, {} ({}), {}, {}, {}",
+                "  {m}: {}, {} ({}), {}, {}, {}, {}",
                 r.failures,
                 r.predicted,
                 r.premature,
                 f(r.median_lead_h),
                 r.anomaly_detected,
-                f(r.median_anomaly_delay_h)
+                f(r.median_anomaly_delay_h),
+                f(r.median_fault_duration_h)
             );
         }
         println!(
