@@ -325,23 +325,45 @@ impl RulModel {
                 Ok((f, t))
             })
             .collect::<Result<_, LearnError>>()?;
-        let mut fold_models = Vec::with_capacity(cfg.folds);
-        // (fold, out-of-fold prediction, signed error truth − prediction) of every training cycle.
-        let mut oof: Vec<(usize, f64, f64)> = Vec::new();
-        for k in 0..cfg.folds {
+        // One ensemble per fold, fitted on the other folds' units; the folds are fitted in parallel (deterministic:
+        // each fold's result does not depend on the thread that computes it).
+        let fit_fold = |k: usize| -> Result<(Gbt, Vec<(usize, f64, f64)>), LearnError> {
             let (mut x, mut y) = (Vec::new(), Vec::new());
             for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds != k) {
                 x.extend_from_slice(f);
                 y.extend_from_slice(t);
             }
             let model = Gbt::fit(&x, &y, &cfg.gbt)?;
+            // (fold, out-of-fold prediction, signed error truth − prediction) of every held-out step.
+            let mut oof = Vec::new();
             for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds == k) {
                 for (row, target) in f.iter().zip(t) {
                     let p = model.predict(row)?.clamp(0.0, cfg.cap);
                     oof.push((k, p, target - p));
                 }
             }
+            Ok((model, oof))
+        };
+        let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(cfg.folds);
+        let mut fitted: Vec<(usize, Result<(Gbt, Vec<(usize, f64, f64)>), LearnError>)> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..threads)
+                .map(|t| {
+                    let fit_fold = &fit_fold;
+                    s.spawn(move || (t..cfg.folds).step_by(threads).map(|k| (k, fit_fold(k))).collect::<Vec<_>>())
+                })
+                .collect();
+            handles
+                .into_iter()
+                .flat_map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e)))
+                .collect()
+        });
+        fitted.sort_by_key(|(k, _)| *k);
+        let mut fold_models = Vec::with_capacity(cfg.folds);
+        let mut oof: Vec<(usize, f64, f64)> = Vec::new();
+        for (_, r) in fitted {
+            let (model, o) = r?;
             fold_models.push(model);
+            oof.extend(o);
         }
         let mut sorted: Vec<f64> = oof.iter().map(|o| o.1).collect();
         sorted.sort_by(f64::total_cmp);

@@ -2,24 +2,13 @@
 //! same pipeline on a six-regime data set built from FD001 (FD002/FD004 are not shipped; their published
 //! description: six operating conditions).
 
-use std::path::Path;
+mod common;
 
-use doppel_learn::cmapss::{N_SENSORS, load_subset};
+use common::{data_dir, six_regimes};
+use doppel_learn::cmapss::load_subset;
 use doppel_learn::hybrid::{Prognostics, PrognosticsConfig};
 use doppel_learn::rul::evaluate;
 use doppel_learn::run_cmapss_with;
-use doppel_learn::series::Trajectory;
-
-const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../../shared/data/cmapss");
-
-fn data_dir() -> &'static Path {
-    let dir = Path::new(DIR);
-    assert!(
-        dir.join("train_FD001.txt").is_file(),
-        "C-MAPSS FD001 is missing: expected train_FD001.txt, test_FD001.txt and RUL_FD001.txt in {DIR} (see ../shared/data/README.md)"
-    );
-    dir
-}
 
 #[test]
 fn fd001_meets_the_targets_on_the_official_test_split() {
@@ -45,45 +34,6 @@ fn fd001_meets_the_targets_on_the_official_test_split() {
     // The hybrid is better than the pure model late in life (true RUL below 50 cycles).
     let late: Vec<_> = run.bands.iter().filter(|b| b.to <= 50.0).collect();
     assert!(late.iter().all(|b| b.rmse_hybrid < b.rmse_pure), "{:?}", run.bands);
-}
-
-/// FD001 units flown through six operating conditions like FD002's (altitude kft, Mach, throttle angle): each
-/// cycle gets one condition (deterministic pseudo-random) whose effect on every sensor is an offset and a
-/// scale, far larger than the degradation signal — only per-regime normalisation can undo it.
-fn six_regimes(units: &[Trajectory], seed: u64) -> Vec<Trajectory> {
-    const CONDITIONS: [[f64; 3]; 6] = [
-        [0.0, 0.0, 100.0],
-        [10.0, 0.25, 100.0],
-        [20.0, 0.7, 100.0],
-        [25.0, 0.62, 60.0],
-        [35.0, 0.84, 100.0],
-        [42.0, 0.84, 100.0],
-    ];
-    let mut state = seed | 1;
-    let mut next = move || {
-        state ^= state << 13;
-        state ^= state >> 7;
-        state ^= state << 17;
-        state
-    };
-    units
-        .iter()
-        .map(|u| {
-            let mut t = u.clone();
-            for (s, v) in t.settings.iter_mut().zip(t.values.iter_mut()) {
-                let c = (next() % 6) as usize;
-                let jitter = (next() % 1000) as f64 * 1e-6;
-                *s = CONDITIONS[c].iter().map(|x| x + jitter).collect();
-                for (j, x) in v.iter_mut().enumerate() {
-                    let offset = 50.0 * c as f64 * (1.0 + (j % 5) as f64);
-                    let scale = 1.0 + 0.3 * c as f64;
-                    *x = offset + scale * *x;
-                }
-            }
-            assert_eq!(t.values[0].len(), N_SENSORS);
-            t
-        })
-        .collect()
 }
 
 #[test]
