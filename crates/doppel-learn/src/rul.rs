@@ -113,6 +113,9 @@ pub struct RulModel {
     brackets: Vec<[f64; 2]>,
 }
 
+/// (fold, out-of-fold prediction, signed error truth − prediction) of one training step.
+type OutOfFold = (usize, f64, f64);
+
 fn one() -> usize {
     1
 }
@@ -327,7 +330,7 @@ impl RulModel {
             .collect::<Result<_, LearnError>>()?;
         // One ensemble per fold, fitted on the other folds' units; the folds are fitted in parallel (deterministic:
         // each fold's result does not depend on the thread that computes it).
-        let fit_fold = |k: usize| -> Result<(Gbt, Vec<(usize, f64, f64)>), LearnError> {
+        let fit_fold = |k: usize| -> Result<(Gbt, Vec<OutOfFold>), LearnError> {
             let (mut x, mut y) = (Vec::new(), Vec::new());
             for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds != k) {
                 x.extend_from_slice(f);
@@ -345,7 +348,7 @@ impl RulModel {
             Ok((model, oof))
         };
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(cfg.folds);
-        let mut fitted: Vec<(usize, Result<(Gbt, Vec<(usize, f64, f64)>), LearnError>)> = std::thread::scope(|s| {
+        let mut fitted: Vec<(usize, Result<(Gbt, Vec<OutOfFold>), LearnError>)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let fit_fold = &fit_fold;
