@@ -116,6 +116,9 @@ pub struct RulModel {
 /// (fold, out-of-fold prediction, signed error truth − prediction) of one training step.
 type OutOfFold = (usize, f64, f64);
 
+/// One fold's ensemble and the out-of-fold errors of its held-out steps.
+type FoldFit = Result<(Gbt, Vec<OutOfFold>), LearnError>;
+
 fn one() -> usize {
     1
 }
@@ -330,7 +333,7 @@ impl RulModel {
             .collect::<Result<_, LearnError>>()?;
         // One ensemble per fold, fitted on the other folds' units; the folds are fitted in parallel (deterministic:
         // each fold's result does not depend on the thread that computes it).
-        let fit_fold = |k: usize| -> Result<(Gbt, Vec<OutOfFold>), LearnError> {
+        let fit_fold = |k: usize| -> FoldFit {
             let (mut x, mut y) = (Vec::new(), Vec::new());
             for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds != k) {
                 x.extend_from_slice(f);
@@ -348,7 +351,7 @@ impl RulModel {
             Ok((model, oof))
         };
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(cfg.folds);
-        let mut fitted: Vec<(usize, Result<(Gbt, Vec<OutOfFold>), LearnError>)> = std::thread::scope(|s| {
+        let mut fitted: Vec<(usize, FoldFit)> = std::thread::scope(|s| {
             let handles: Vec<_> = (0..threads)
                 .map(|t| {
                     let fit_fold = &fit_fold;
