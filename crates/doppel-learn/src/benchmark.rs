@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use crate::LearnError;
 use crate::cmapss::load_subset;
-use crate::hybrid::{Prognostics, PrognosticsConfig};
+use crate::hybrid::{OnlineUnit, Prognostics, PrognosticsConfig};
 use crate::rul::{RulReport, evaluate, rmse};
 use crate::series::Trajectory;
 
@@ -39,6 +39,11 @@ pub struct InferenceSpeed {
     pub per_second_one_thread: f64,
     /// On every available core (one thread each, independent units).
     pub per_second_all_cores: f64,
+    /// Incremental online path, one unit per call on one thread: each call adds the unit's next step to its
+    /// [`crate::hybrid::OnlineUnit`] state and predicts ([`Prognostics::push`] + [`Prognostics::predict_online`]).
+    pub per_second_online: f64,
+    /// The incremental online path on every available core.
+    pub per_second_online_all_cores: f64,
     pub threads: usize,
 }
 
@@ -97,18 +102,40 @@ impl CmapssRun {
         }
         let i = &self.inference;
         s += &format!(
-            "online inference (features from history, RUL, interval, failure probability): {:.0} predictions/s scoring {} units per call on one thread, {:.0} on {} threads; {:.0}/s one unit per call\n",
-            i.per_second_one_thread, i.batch, i.per_second_all_cores, i.threads, i.per_second_unbatched
+            "online inference (RUL, interval, failure probability, health index): incremental state (push a step + predict) {:.0}/s on one thread, {:.0}/s on {} threads; from the history {:.0}/s one unit per call, {:.0}/s scoring {} units per call on one thread, {:.0}/s on {} threads\n",
+            i.per_second_online,
+            i.per_second_online_all_cores,
+            i.threads,
+            i.per_second_unbatched,
+            i.per_second_one_thread,
+            i.batch,
+            i.per_second_all_cores,
+            i.threads
         );
         s
     }
 }
 
-/// Times online prediction over the given units: one unit per call ([`Prognostics::predict`], latency-bound)
-/// and a fleet per call ([`Prognostics::predict_many`] over `batch` units, as when every asset of a type is
-/// scored at each step), on one thread and on every core.
+/// Times online prediction over the given units: the incremental path (a unit's [`OnlineUnit`] state takes its
+/// next step, then [`Prognostics::predict_online`]), one unit per call from its history
+/// ([`Prognostics::predict`]), and a fleet per call ([`Prognostics::predict_many`] over `batch` units, as when
+/// every asset of a type is scored at each step), on one thread and on every core. All zeros without units.
 #[must_use]
 pub fn bench_inference(model: &Prognostics, units: &[Trajectory], horizon: f64, predictions: usize, batch: usize) -> InferenceSpeed {
+    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    if units.is_empty() || predictions == 0 {
+        return InferenceSpeed {
+            predictions: 0,
+            batch,
+            per_second_unbatched: 0.0,
+            per_second_one_thread: 0.0,
+            per_second_all_cores: 0.0,
+            per_second_online: 0.0,
+            per_second_online_all_cores: 0.0,
+            threads,
+        };
+    }
+    let batch = batch.max(1);
     let refs: Vec<&Trajectory> = units.iter().collect();
     let one_by_one = |n: usize, offset: usize| {
         let mut sink = 0.0;
@@ -131,7 +158,37 @@ pub fn bench_inference(model: &Prognostics, units: &[Trajectory], horizon: f64, 
         }
         sink
     };
-    let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    // Online: every unit's state holds its history but the last step; each call pushes the next step of the
+    // unit's own history (wrapping to its start) and predicts.
+    let online = |n: usize, offset: usize| {
+        let mut states: Vec<(OnlineUnit, usize)> = units
+            .iter()
+            .map(|u| {
+                let mut s = model.online_unit(&u.id);
+                for t in 0..u.len().saturating_sub(1) {
+                    let _ = model.push(&mut s, &u.settings[t], &u.values[t]);
+                }
+                (s, u.len().saturating_sub(1))
+            })
+            .collect();
+        let t = Instant::now();
+        let mut sink = 0.0;
+        for i in 0..n {
+            let k = (i + offset) % units.len();
+            let (state, next) = &mut states[k];
+            let u = &units[k];
+            if u.is_empty() {
+                continue;
+            }
+            let _ = model.push(state, &u.settings[*next], &u.values[*next]);
+            *next = (*next + 1) % u.len();
+            if let Ok(p) = model.predict_online(state, horizon) {
+                sink += p.rul;
+            }
+        }
+        std::hint::black_box(sink);
+        t.elapsed().as_secs_f64()
+    };
     let t = Instant::now();
     std::hint::black_box(one_by_one(predictions / 4, 0));
     let single = (predictions / 4) as f64 / t.elapsed().as_secs_f64();
@@ -145,12 +202,22 @@ pub fn bench_inference(model: &Prognostics, units: &[Trajectory], horizon: f64, 
         }
     });
     let all = (predictions * threads) as f64 / t.elapsed().as_secs_f64();
+    let online_one = predictions as f64 / online(predictions, 0);
+    let t = Instant::now();
+    std::thread::scope(|s| {
+        for k in 0..threads {
+            s.spawn(move || online(predictions, k));
+        }
+    });
+    let online_all = (predictions * threads) as f64 / t.elapsed().as_secs_f64();
     InferenceSpeed {
         predictions,
         batch,
         per_second_unbatched: single,
         per_second_one_thread: one,
         per_second_all_cores: all,
+        per_second_online: online_one,
+        per_second_online_all_cores: online_all,
         threads,
     }
 }

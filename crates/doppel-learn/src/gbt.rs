@@ -64,57 +64,72 @@ pub struct Gbt {
     /// Every tree's nodes, one tree after the other (children indices are absolute); compact so that the
     /// ensemble stays in cache when it is evaluated.
     nodes: Vec<Flat>,
+    /// The value of every leaf, at its node's index (0 for splits).
+    leaves: Vec<f64>,
     /// Index of each tree's root in `nodes`.
     roots: Vec<u32>,
     /// Deepest split level of any tree (leaves are at most this many steps from the root).
     depth: usize,
 }
 
-/// A node of a fitted tree: a split on `feature` at `value` (left when `row[feature] <= value`), or a leaf
-/// (`feature == LEAF`) worth `value`.
+/// A node of a fitted tree: a split on `feature` at `value` (to `left` when `row[feature] <= value`, else to
+/// `left + 1`). A leaf points to itself with `value = f64::MAX` (every finite row goes "left", i.e. stays), so every
+/// walk takes exactly `depth` branch-free steps; its worth is in [`Gbt::leaves`].
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 struct Flat {
     feature: u32,
     left: u32,
-    right: u32,
     value: f64,
 }
 
-const LEAF: u32 = u32::MAX;
-
 /// Rows (or trees) walked down in lockstep by the evaluators.
-const LANES: usize = 8;
+const LANES: usize = 16;
 
-fn flatten(trees: &[Vec<Node>]) -> (Vec<Flat>, Vec<u32>) {
+/// Lays the trees out one after the other, each breadth first so that the two children of a split are adjacent
+/// (`right = left + 1`): 16-byte nodes, and a child is chosen by adding the comparison's outcome.
+fn flatten(trees: &[Vec<Node>]) -> (Vec<Flat>, Vec<f64>, Vec<u32>) {
     let mut nodes = Vec::new();
+    let mut leaves = Vec::new();
     let mut roots = Vec::with_capacity(trees.len());
     for t in trees {
-        let off = nodes.len() as u32;
-        roots.push(off);
-        for n in t {
-            nodes.push(match *n {
-                Node::Leaf(v) => Flat {
-                    feature: LEAF,
-                    left: 0,
-                    right: 0,
-                    value: v,
-                },
+        let off = nodes.len();
+        roots.push(off as u32);
+        // `order[i]` is the tree-local index of the node placed at `off + i`.
+        let mut order = vec![0usize];
+        let mut i = 0;
+        while i < order.len() {
+            let node = match t[order[i]] {
+                Node::Leaf(v) => {
+                    leaves.push(v);
+                    Flat {
+                        feature: 0,
+                        left: nodes.len() as u32,
+                        value: f64::MAX,
+                    }
+                }
                 Node::Split {
                     feature,
                     threshold,
                     left,
                     right,
                     ..
-                } => Flat {
-                    feature: feature as u32,
-                    left: off + left as u32,
-                    right: off + right as u32,
-                    value: threshold,
-                },
-            });
+                } => {
+                    let at = (off + order.len()) as u32;
+                    leaves.push(0.0);
+                    order.push(left);
+                    order.push(right);
+                    Flat {
+                        feature: feature as u32,
+                        left: at,
+                        value: threshold,
+                    }
+                }
+            };
+            nodes.push(node);
+            i += 1;
         }
     }
-    (nodes, roots)
+    (nodes, leaves, roots)
 }
 
 pub(crate) struct XorShift(u64);
@@ -160,6 +175,9 @@ impl Gbt {
             )));
         }
         let d = x[0].len();
+        if d == 0 {
+            return Err(LearnError::Mismatch("gradient boosting needs at least one feature".into()));
+        }
         if x.iter().any(|r| r.len() != d || r.iter().any(|v| !v.is_finite())) || y.iter().any(|v| !v.is_finite()) {
             return Err(LearnError::Mismatch("gradient boosting input is ragged or not finite".into()));
         }
@@ -191,11 +209,12 @@ impl Gbt {
             }
             trees.push(tree);
         }
-        let (nodes, roots) = flatten(&trees);
+        let (nodes, leaves, roots) = flatten(&trees);
         Ok(Gbt {
             base,
             n_features: d,
             nodes,
+            leaves,
             roots,
             depth: cfg.max_depth,
         })
@@ -212,8 +231,11 @@ impl Gbt {
     /// # Errors
     /// [`LearnError::Mismatch`] when `row` does not have [`Gbt::n_features`] values.
     pub fn predict(&self, row: &[f64]) -> Result<f64, LearnError> {
-        if row.len() != self.n_features {
-            return Err(LearnError::Mismatch(format!("model expects {} features, got {}", self.n_features, row.len())));
+        if row.len() != self.n_features || row.iter().any(|v| !v.is_finite()) {
+            return Err(LearnError::Mismatch(format!(
+                "model expects {} finite features, got {:?}",
+                self.n_features, row
+            )));
         }
         // Walk LANES trees down in lockstep: their dependent node loads overlap. Leaves are added in tree order,
         // so the sum is the same as tree by tree.
@@ -225,13 +247,11 @@ impl Gbt {
             for _ in 0..self.depth {
                 for a in at.iter_mut() {
                     let n = self.nodes[*a as usize];
-                    if n.feature != LEAF {
-                        *a = if row[n.feature as usize] <= n.value { n.left } else { n.right };
-                    }
+                    *a = n.left + u32::from(row[n.feature as usize] > n.value);
                 }
             }
             for a in at.iter() {
-                p += self.nodes[*a as usize].value;
+                p += self.leaves[*a as usize];
             }
         }
         Ok(p)
@@ -243,8 +263,8 @@ impl Gbt {
     /// # Errors
     /// [`LearnError::Mismatch`] when a row does not have [`Gbt::n_features`] values.
     pub fn predict_many(&self, rows: &[&[f64]]) -> Result<Vec<f64>, LearnError> {
-        if let Some(r) = rows.iter().find(|r| r.len() != self.n_features) {
-            return Err(LearnError::Mismatch(format!("model expects {} features, got {}", self.n_features, r.len())));
+        if let Some(r) = rows.iter().find(|r| r.len() != self.n_features || r.iter().any(|v| !v.is_finite())) {
+            return Err(LearnError::Mismatch(format!("model expects {} finite features, got {r:?}", self.n_features)));
         }
         if rows.len() < LANES {
             // Too few rows to fill the lanes: walk the trees in lockstep instead.
@@ -258,13 +278,11 @@ impl Gbt {
                 for _ in 0..self.depth {
                     for (a, r) in at.iter_mut().zip(chunk) {
                         let n = self.nodes[*a as usize];
-                        if n.feature != LEAF {
-                            *a = if r[n.feature as usize] <= n.value { n.left } else { n.right };
-                        }
+                        *a = n.left + u32::from(r[n.feature as usize] > n.value);
                     }
                 }
                 for (o, a) in outs.iter_mut().zip(at) {
-                    *o += self.nodes[a as usize].value;
+                    *o += self.leaves[a as usize];
                 }
             }
         }
@@ -355,6 +373,12 @@ mod tests {
         let rmse = (sq / x.len() as f64).sqrt();
         assert!(rmse < 0.5, "rmse {rmse}");
         assert!(m.predict(&[0.1]).is_err());
+        assert!(m.predict(&[f64::INFINITY, 1.0]).is_err());
+        assert!(m.predict_many(&[&[0.5, 1.0], &[f64::NAN, 1.0]]).is_err());
+        // Batched and single-row evaluation agree.
+        let rows: Vec<&[f64]> = x.iter().map(Vec::as_slice).collect();
+        let many = m.predict_many(&rows).unwrap();
+        assert!(many.iter().zip(&x).all(|(p, r)| *p == m.predict(r).unwrap()));
     }
 
     #[test]
@@ -362,6 +386,7 @@ mod tests {
         assert!(Gbt::fit(&[], &[], &GbtConfig::default()).is_err());
         assert!(Gbt::fit(&[vec![1.0], vec![1.0, 2.0]], &[1.0, 2.0], &GbtConfig::default()).is_err());
         assert!(Gbt::fit(&[vec![f64::NAN]], &[1.0], &GbtConfig::default()).is_err());
+        assert!(Gbt::fit(&[Vec::new()], &[1.0], &GbtConfig::default()).is_err());
         assert!(
             Gbt::fit(
                 &[vec![1.0]],

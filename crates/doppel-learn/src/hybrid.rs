@@ -248,6 +248,89 @@ impl Prognostics {
     #[must_use]
     pub fn predict_many(&self, units: &[&Trajectory], horizon: f64) -> Vec<Result<Prognosis, LearnError>> {
         let prepared: Vec<Result<Prepared, LearnError>> = units.iter().map(|u| self.model.last_features_and_hi(u)).collect();
+        self.score(prepared, horizon)
+    }
+
+    /// An empty online state for one unit: feed it with [`Prognostics::push`], predict with
+    /// [`Prognostics::predict_online`].
+    #[must_use]
+    pub fn online_unit(&self, id: &str) -> OnlineUnit {
+        let w = self.model.normaliser.kept.len();
+        let keep = self.model.tail_steps();
+        OnlineUnit {
+            id: id.to_string(),
+            steps: 0,
+            width: w,
+            head: Vec::with_capacity(self.model.normaliser.baseline * w),
+            ring: vec![0.0; keep * w],
+            keep,
+        }
+    }
+
+    /// Adds one step (settings and values, in the training data's layout) to a unit's online state: O(values).
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] for a step of the wrong width, non-finite numbers, or a state made by another
+    /// model; the state is then unchanged.
+    pub fn push(&self, unit: &mut OnlineUnit, settings: &[f64], values: &[f64]) -> Result<(), LearnError> {
+        let n = &self.model.normaliser;
+        if unit.width != n.kept.len() || unit.keep != self.model.tail_steps() || unit.ring.len() != unit.keep * unit.width {
+            return Err(LearnError::Mismatch(format!("online state of unit {} belongs to another model", unit.id)));
+        }
+        n.check_step(settings, values)
+            .map_err(|m| LearnError::Mismatch(format!("unit {} step {}: {m}", unit.id, unit.steps)))?;
+        let mut row = Vec::with_capacity(unit.width);
+        n.step_into(settings, values, &mut row);
+        if unit.head.len() < n.baseline * unit.width {
+            unit.head.extend_from_slice(&row);
+        }
+        let slot = unit.steps % unit.keep;
+        unit.ring[slot * unit.width..(slot + 1) * unit.width].copy_from_slice(&row);
+        unit.steps += 1;
+        Ok(())
+    }
+
+    /// [`Prognostics::predict`] from a unit's online state; the same numbers as from its whole history, at a cost
+    /// independent of its age and without re-normalising its last steps.
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] for a state without steps or made by another model.
+    pub fn predict_online(&self, unit: &OnlineUnit, horizon: f64) -> Result<Prognosis, LearnError> {
+        self.score(vec![self.online_features(unit)], horizon)
+            .pop()
+            .unwrap_or_else(|| Err(LearnError::Mismatch("no prediction".into())))
+    }
+
+    /// [`Prognostics::predict_online`] for many units at once (see [`Prognostics::predict_many`]).
+    #[must_use]
+    pub fn predict_many_online(&self, units: &[&OnlineUnit], horizon: f64) -> Vec<Result<Prognosis, LearnError>> {
+        self.score(units.iter().map(|u| self.online_features(u)).collect(), horizon)
+    }
+
+    fn online_features(&self, unit: &OnlineUnit) -> Result<Prepared, LearnError> {
+        if unit.steps == 0 {
+            return Err(LearnError::Mismatch(format!("unit {} has no step", unit.id)));
+        }
+        if unit.width != self.model.normaliser.kept.len() || unit.keep != self.model.tail_steps() || unit.ring.len() != unit.keep * unit.width {
+            return Err(LearnError::Mismatch(format!("online state of unit {} belongs to another model", unit.id)));
+        }
+        let w = unit.width;
+        let n = unit.steps.min(unit.keep);
+        // Oldest first: the ring's slots from the one after the newest, wrapping.
+        let mut rows = Vec::with_capacity(n * w);
+        for k in unit.steps - n..unit.steps {
+            let slot = k % unit.keep;
+            rows.extend_from_slice(&unit.ring[slot * w..(slot + 1) * w]);
+        }
+        if self.model.normaliser.baseline > 0 {
+            self.model.normaliser.subtract_baseline(&unit.head, &mut rows);
+        }
+        let norm: Vec<&[f64]> = rows.chunks_exact(w).collect();
+        Ok(self.model.features_of_tail(&norm, unit.steps))
+    }
+
+    /// Trees, interval, failure probability and health index for prepared feature rows.
+    fn score(&self, prepared: Vec<Result<Prepared, LearnError>>, horizon: f64) -> Vec<Result<Prognosis, LearnError>> {
         let rows: Vec<&[f64]> = prepared.iter().filter_map(|p| p.as_ref().ok()).map(|(f, _)| f.as_slice()).collect();
         let cap = self.model.config.cap;
         let h = horizon.clamp(0.0, cap * (1.0 - 1e-9));
@@ -255,7 +338,7 @@ impl Prognostics {
             Ok(v) => v.into_iter(),
             Err(e) => {
                 let m = e.to_string();
-                return units.iter().map(|_| Err(LearnError::Mismatch(m.clone()))).collect();
+                return prepared.iter().map(|_| Err(LearnError::Mismatch(m.clone()))).collect();
             }
         };
         prepared
@@ -272,5 +355,118 @@ impl Prognostics {
                 })
             })
             .collect()
+    }
+}
+
+/// The online state of one unit for [`Prognostics::predict_online`]: its step count, the regime-normalised
+/// values of its first steps (the per-unit baseline, when the model uses one) and of its last steps (as many as
+/// the features look back). Serializable, so a twin can persist it with the unit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OnlineUnit {
+    /// Name of the unit (for error messages).
+    pub id: String,
+    /// Steps pushed since the unit was new.
+    pub steps: usize,
+    width: usize,
+    head: Vec<f64>,
+    ring: Vec<f64>,
+    keep: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gbt::GbtConfig;
+
+    /// Motor-like units without settings: value 0 (vibration) grows as failure nears, value 1 is noise, value 2
+    /// is an offset particular to each unit (what the per-unit baseline removes).
+    fn units(n: usize) -> Vec<Trajectory> {
+        (0..n)
+            .map(|u| {
+                let len = 50 + 9 * u;
+                let values = (0..len)
+                    .map(|t| {
+                        let left = (len - 1 - t) as f64;
+                        let wobble = ((t * 37 + u * 11) % 7) as f64;
+                        vec![2.0 + 3.0 * (-left / 12.0).exp() + 0.05 * wobble, wobble, u as f64]
+                    })
+                    .collect();
+                Trajectory {
+                    id: format!("m{u}"),
+                    settings: vec![Vec::new(); len],
+                    values,
+                    failed: true,
+                }
+            })
+            .collect()
+    }
+
+    fn config(baseline: usize) -> PrognosticsConfig {
+        PrognosticsConfig {
+            rul: RulConfig {
+                cap: 30.0,
+                window: 10,
+                baseline,
+                gbt: GbtConfig {
+                    n_trees: 30,
+                    learning_rate: 0.2,
+                    min_leaf: 5,
+                    ..GbtConfig::default()
+                },
+                ..RulConfig::default()
+            },
+            hybrid: true,
+            trend_window: 8,
+        }
+    }
+
+    #[test]
+    fn online_state_gives_the_same_prognosis_as_the_history() {
+        let train = units(12);
+        for baseline in [0, 5] {
+            let model = Prognostics::train(&train, &config(baseline)).unwrap();
+            let unit = &train[3];
+            let mut state = model.online_unit(&unit.id);
+            assert!(model.predict_online(&state, 5.0).is_err());
+            for t in 0..unit.len() {
+                model.push(&mut state, &unit.settings[t], &unit.values[t]).unwrap();
+                let mut history = unit.clone();
+                history.settings.truncate(t + 1);
+                history.values.truncate(t + 1);
+                assert_eq!(model.predict_online(&state, 5.0).unwrap(), model.predict(&history, 5.0).unwrap(), "step {t}");
+            }
+            assert!(model.push(&mut state, &[], &[1.0]).is_err());
+            assert!(model.push(&mut state, &[], &[1.0, f64::NAN, 0.0]).is_err());
+            assert_eq!(state.steps, unit.len());
+        }
+    }
+
+    #[test]
+    fn health_falls_towards_failure_and_the_model_round_trips_through_json() {
+        let train = units(12);
+        let model = Prognostics::train(&train, &config(0)).unwrap();
+        let hi = model.model.hi.as_ref().unwrap();
+        // The training units' HI at failure is the threshold, well below the healthy level of 1.
+        assert!(hi.failure_level < 0.3, "{}", hi.failure_level);
+        let unit = &train[5];
+        let at = |steps: usize| {
+            let mut h = unit.clone();
+            h.settings.truncate(steps);
+            h.values.truncate(steps);
+            model.predict(&h, 10.0).unwrap()
+        };
+        let (early, late) = (at(20), at(unit.len()));
+        assert!(early.health_index > 0.8 && late.health_index < 0.3, "{early:?} {late:?}");
+        assert!(early.failure_probability < 0.2 && late.failure_probability > 0.8, "{early:?} {late:?}");
+        assert!(late.lower <= late.rul && late.rul <= late.upper && late.rul < 8.0, "{late:?}");
+        // A horizon beyond the cap is answered with P(RUL < cap), not an error.
+        assert!(model.predict(unit, 1e9).unwrap().failure_probability >= late.failure_probability);
+        let json = serde_json::to_string(&model).unwrap();
+        let back: Prognostics = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.predict(unit, 10.0).unwrap(), late);
+        // The pure model has no health index of its own: 1 − RUL/cap stands in.
+        let pure = Prognostics::train(&train, &PrognosticsConfig { hybrid: false, ..config(0) }).unwrap();
+        let p = pure.predict(unit, 10.0).unwrap();
+        assert!((p.health_index - p.rul / 30.0).abs() < 1e-12);
     }
 }

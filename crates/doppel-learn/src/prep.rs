@@ -240,7 +240,7 @@ impl Normaliser {
     }
 
     /// Appends the z-scored kept values of one step to `out`.
-    fn step_into(&self, settings: &[f64], values: &[f64], out: &mut Vec<f64>) {
+    pub(crate) fn step_into(&self, settings: &[f64], values: &[f64], out: &mut Vec<f64>) {
         let r = self.regimes.assign(settings);
         let (mean, std) = (&self.mean[r], &self.std[r]);
         out.extend(self.kept.iter().enumerate().map(|(k, &j)| (values[j] - mean[k]) / std[k]));
@@ -286,19 +286,36 @@ impl Normaliser {
             for t in 0..head {
                 self.step_into(&unit.settings[t], &unit.values[t], &mut rows);
             }
-            let mut base = vec![0.0; w];
-            for row in rows.chunks_exact(w) {
-                for (b, x) in base.iter_mut().zip(row) {
-                    *b += x / head as f64;
-                }
-            }
-            for row in out.chunks_exact_mut(w) {
-                for (x, b) in row.iter_mut().zip(&base) {
-                    *x -= b;
-                }
-            }
+            self.subtract_baseline(&rows, &mut out);
         }
         Ok(out)
+    }
+
+    /// Subtracts from every row of `rows` the mean of the rows of `head` (both row-major, regime-normalised):
+    /// the per-unit baseline.
+    pub(crate) fn subtract_baseline(&self, head: &[f64], rows: &mut [f64]) {
+        let w = self.kept.len();
+        let n = (head.len() / w.max(1)) as f64;
+        let mut base = vec![0.0; w];
+        for row in head.chunks_exact(w) {
+            for (b, x) in base.iter_mut().zip(row) {
+                *b += x / n;
+            }
+        }
+        for row in rows.chunks_exact_mut(w) {
+            for (x, b) in row.iter_mut().zip(&base) {
+                *x -= b;
+            }
+        }
+    }
+
+    /// Checks one step's widths against the training data's and that its numbers are finite.
+    pub(crate) fn check_step(&self, settings: &[f64], values: &[f64]) -> Result<(), String> {
+        let n_settings = self.regimes.centroids.first().map_or(0, Vec::len);
+        if settings.len() != n_settings || values.len() != self.n_values || settings.iter().chain(values).any(|x| !x.is_finite()) {
+            return Err(format!("expected {n_settings} finite settings and {} finite values", self.n_values));
+        }
+        Ok(())
     }
 }
 

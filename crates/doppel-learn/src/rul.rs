@@ -501,24 +501,35 @@ impl RulModel {
         if unit.is_empty() {
             return Err(LearnError::Mismatch(format!("unit {} has no step", unit.id)));
         }
-        // Only the last steps matter: the window, the trend fit and the HI level (5 steps).
-        let need = self.config.window.max(self.hi.as_ref().map_or(0, |h| h.trend_window)).max(5);
-        let flat = self.normaliser.normalise_tail_flat(unit, need)?;
+        let flat = self.normaliser.normalise_tail_flat(unit, self.tail_steps())?;
         let norm: Vec<&[f64]> = flat.chunks_exact(self.normaliser.kept.len()).collect();
         if norm.is_empty() {
             return Err(LearnError::Mismatch(format!("unit {} has no step", unit.id)));
         }
-        let mut last = window_features_at(&norm, self.config.window, norm.len() - 1);
+        Ok(self.features_of_tail(&norm, unit.len()))
+    }
+
+    /// How many of a unit's last steps the features of its last step depend on: the window, the trend fit and
+    /// the HI level (5 steps).
+    #[must_use]
+    pub fn tail_steps(&self) -> usize {
+        self.config.window.max(self.hi.as_ref().map_or(0, |h| h.trend_window)).max(5)
+    }
+
+    /// Feature row (and health index when hybrid) of the last of `norm`, the normalised last steps (at least
+    /// one) of a unit that is `age` steps old.
+    pub(crate) fn features_of_tail(&self, norm: &[&[f64]], age: usize) -> (Vec<f64>, Option<f64>) {
+        let mut last = window_features_at(norm, self.config.window, norm.len() - 1);
         // The age feature counts the unit's steps, not the tail's.
-        if let Some(age) = last.last_mut() {
-            *age = unit.len() as f64;
+        if let Some(a) = last.last_mut() {
+            *a = age as f64;
         }
         if let Some(hi) = &self.hi {
-            last.extend_from_slice(&hi.features_at(&norm, norm.len() - 1));
+            last.extend_from_slice(&hi.features_at(norm, norm.len() - 1));
         }
         // The HI level is the first appended feature.
         let hi = self.hi.as_ref().map(|_| last[last.len() - crate::hybrid::HI_FEATURES]);
-        Ok((last, hi))
+        (last, hi)
     }
 
     /// Predicts the RUL of `unit` after its last step.
