@@ -25,6 +25,15 @@ pub struct Band {
     pub rmse_pure: f64,
 }
 
+/// RMSE of both models on a named group of test units (by observed history, or units whose life is unusual).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Group {
+    pub name: String,
+    pub units: usize,
+    pub rmse_hybrid: f64,
+    pub rmse_pure: f64,
+}
+
 /// Online inference speed.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct InferenceSpeed {
@@ -61,6 +70,10 @@ pub struct CmapssRun {
     pub pure: RulReport,
     /// Both models by true-RUL band.
     pub bands: Vec<Band>,
+    /// Both models on groups of units: short and long observed histories, and units whose whole life (observed
+    /// cycles + true RUL) is shorter or longer than 90 % of the training units' (fast and slow degraders, where
+    /// the learned model must extrapolate).
+    pub groups: Vec<Group>,
     pub inference: InferenceSpeed,
 }
 
@@ -99,6 +112,10 @@ impl CmapssRun {
         s += "true RUL band: units, RMSE hybrid, RMSE pure\n";
         for b in &self.bands {
             s += &format!("  [{:>3}, {:>3}): {:>3}, {:6.2}, {:6.2}\n", b.from, b.to, b.units, b.rmse_hybrid, b.rmse_pure);
+        }
+        s += "unit group: units, RMSE hybrid, RMSE pure\n";
+        for g in &self.groups {
+            s += &format!("  {}: {}, {:.2}, {:.2}\n", g.name, g.units, g.rmse_hybrid, g.rmse_pure);
         }
         let i = &self.inference;
         s += &format!(
@@ -266,6 +283,30 @@ pub fn run_cmapss_with(dir: &Path, subset: &str, cfg: &PrognosticsConfig, bench_
             })
         })
         .collect();
+    let group = |name: &str, keep: &dyn Fn(usize) -> bool| {
+        let idx: Vec<usize> = (0..hr.units.len()).filter(|&i| keep(i)).collect();
+        let truth: Vec<f64> = idx.iter().map(|&i| hr.units[i].true_rul).collect();
+        let h: Vec<f64> = idx.iter().map(|&i| hr.units[i].prediction.rul).collect();
+        let p: Vec<f64> = idx.iter().map(|&i| pr.units[i].prediction.rul).collect();
+        Group {
+            name: name.to_string(),
+            units: idx.len(),
+            rmse_hybrid: rmse(&h, &truth),
+            rmse_pure: rmse(&p, &truth),
+        }
+    };
+    let mut lives: Vec<f64> = train.iter().map(|u| u.len() as f64).collect();
+    lives.sort_by(f64::total_cmp);
+    let (p10, p90) = (lives[lives.len() / 10], lives[(lives.len() * 9) / 10]);
+    let observed = |i: usize| test[i].len() as f64;
+    let life = |i: usize| observed(i) + hr.units[i].true_rul;
+    let groups = vec![
+        group("observed < 100 cycles", &|i| observed(i) < 100.0),
+        group("observed >= 100 cycles", &|i| observed(i) >= 100.0),
+        group(&format!("life < {p10} cycles (shortest 10 % of training lives)"), &|i| life(i) < p10),
+        group(&format!("life > {p90} cycles (longest 10 % of training lives)"), &|i| life(i) > p90),
+        group("life within the training lives' 10-90 % range", &|i| (p10..=p90).contains(&life(i))),
+    ];
     let inference = bench_inference(&hybrid, &test, 10.0, bench_predictions.max(100), 100);
     Ok(CmapssRun {
         subset: data.name,
@@ -275,6 +316,7 @@ pub fn run_cmapss_with(dir: &Path, subset: &str, cfg: &PrognosticsConfig, bench_
         hybrid: hr,
         pure: pr,
         bands,
+        groups,
         inference,
     })
 }

@@ -9,16 +9,25 @@
 //! * **Per-unit extrapolation.** For the unit at hand, a straight line is fitted by least squares to its HI over
 //!   the last `trend_window` steps; where the slope is negative the line is extrapolated to the failure
 //!   threshold (the mean HI of the training units at their last step) to give a degradation-model RUL, with
-//!   its standard error from the slope's standard error. Unlike the trees, this extrapolation is not bounded by
-//!   what the training data contained: a unit degrading twice as fast as any seen gets half the RUL.
+//!   its standard error from the slope's standard error. This extrapolation is not bounded by what the training
+//!   data contained: a unit degrading twice as fast as any seen gets half the RUL.
 //!
 //! # Combination
 //! The degradation model's outputs — HI level, HI slope, extrapolated RUL (capped), and the slope's t-statistic
 //! (how sure the trend is) — are appended to the window features of the gradient-boosted trees, which learn
-//! when to trust them. The CV+ conformal interval and the predictive distribution are then computed on this
-//! hybrid model exactly as on the pure one, so the hybrid stays calibrated by the same argument. The HI map is
-//! fitted once on all training units (a 1 + values parameter linear model on thousands of steps; its leakage
-//! into the out-of-fold errors is negligible next to the trees'), and the trees per fold as before.
+//! when to trust them (a stacked combination: the trees are the blender). The CV+ conformal interval and the
+//! predictive distribution are then computed on this hybrid model exactly as on the pure one, so the hybrid
+//! stays calibrated by the same argument. The price: the final RUL is a tree output, so it stays within the
+//! range of the training targets, and an unusually fast degrader gains only as far as the trees have learnt to
+//! follow the extrapolated RUL. The HI map is fitted once on all training units (a 1 + values parameter linear
+//! model on thousands of steps; its leakage into the out-of-fold errors is small next to the trees'), and the
+//! trees per fold as before.
+//!
+//! # Online use
+//! [`Prognostics::predict`] needs the unit's history but reads only its last steps (cost independent of age);
+//! [`OnlineUnit`] keeps those steps already normalised, so a twin pushes each new step
+//! ([`Prognostics::push`]) and predicts ([`Prognostics::predict_online`]) with the same numbers;
+//! [`Prognostics::predict_many`] scores a fleet with the trees walked once for all units.
 
 use nalgebra::{DMatrix, DVector};
 use serde::{Deserialize, Serialize};
@@ -89,6 +98,14 @@ impl HealthIndex {
         let ends: Vec<f64> = normalised.iter().filter_map(|u| u.last()).map(|row| hi.value(row)).collect();
         hi.failure_level = ends.iter().sum::<f64>() / ends.len().max(1) as f64;
         Ok(hi)
+    }
+
+    /// An HI level rescaled so that the failure threshold is 0 and the healthy level 1, clipped to [0, 1].
+    #[must_use]
+    pub fn health(&self, level: f64) -> f64 {
+        let span = 1.0 - self.failure_level;
+        let h = if span > 0.05 { (level - self.failure_level) / span } else { level };
+        h.clamp(0.0, 1.0)
     }
 
     /// HI of one normalised step.
@@ -201,17 +218,21 @@ impl PrognosticsConfig {
     }
 }
 
-/// What the twin shows for one unit after its last step (in steps, like the training data).
+/// What the twin shows for one unit after its last step (times in steps, like the training data).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct Prognosis {
-    /// Predicted RUL (capped model).
+    /// Predicted RUL, in `[0, cap]` (the model learns the RUL capped at `cap`).
     pub rul: f64,
-    /// 90 % (1 − alpha) interval.
+    /// Lower end of the conformal interval at the configured level (90 % by default), ≥ 0.
     pub lower: f64,
+    /// Upper end of the interval.
     pub upper: f64,
-    /// Health index: 1 = as new, 0 = failed (clipped to [0, 1]).
+    /// Health index: 1 = as new, 0 = at the failure threshold (the training units' mean HI at failure),
+    /// clipped to [0, 1]. The pure model (no HI) reports `rul / cap` instead.
     pub health_index: f64,
-    /// P(RUL ≤ horizon).
+    /// P(RUL ≤ horizon) from the conformal predictive distribution ([`RulModel::failure_probability`]). For a
+    /// horizon at or beyond the cap it is P(RUL < cap), a lower bound: a capped model cannot tell 130 steps
+    /// from 300.
     pub failure_probability: f64,
 }
 
@@ -232,10 +253,12 @@ impl Prognostics {
         Ok(Prognostics { config: cfg.clone(), model })
     }
 
-    /// RUL with interval, health index and P(failure within `horizon` steps) after the last step of `unit`.
+    /// RUL with interval, health index and P(failure within `horizon` steps) after the last step of `unit`
+    /// (a horizon beyond the cap: see [`Prognosis::failure_probability`]; a negative one gives P(RUL ≤ 0)).
     ///
     /// # Errors
-    /// Those of [`RulModel::predict`] and [`RulModel::failure_probability`].
+    /// [`LearnError::Mismatch`] for a unit without steps, of the wrong width or with non-finite numbers in the
+    /// steps the features read.
     pub fn predict(&self, unit: &Trajectory, horizon: f64) -> Result<Prognosis, LearnError> {
         self.predict_many(&[unit], horizon)
             .pop()
@@ -317,14 +340,16 @@ impl Prognostics {
         let w = unit.width;
         let n = unit.steps.min(unit.keep);
         // Oldest first: the ring's slots from the one after the newest, wrapping.
+        let slots = (unit.steps - n..unit.steps).map(|k| k % unit.keep);
+        if self.model.normaliser.baseline == 0 {
+            let norm: Vec<&[f64]> = slots.map(|s| &unit.ring[s * w..(s + 1) * w]).collect();
+            return Ok(self.model.features_of_tail(&norm, unit.steps));
+        }
         let mut rows = Vec::with_capacity(n * w);
-        for k in unit.steps - n..unit.steps {
-            let slot = k % unit.keep;
-            rows.extend_from_slice(&unit.ring[slot * w..(slot + 1) * w]);
+        for s in slots {
+            rows.extend_from_slice(&unit.ring[s * w..(s + 1) * w]);
         }
-        if self.model.normaliser.baseline > 0 {
-            self.model.normaliser.subtract_baseline(&unit.head, &mut rows);
-        }
+        self.model.normaliser.subtract_baseline(&unit.head, &mut rows);
         let norm: Vec<&[f64]> = rows.chunks_exact(w).collect();
         Ok(self.model.features_of_tail(&norm, unit.steps))
     }
@@ -350,7 +375,10 @@ impl Prognostics {
                     rul,
                     lower,
                     upper,
-                    health_index: hi.unwrap_or(rul / cap).clamp(0.0, 1.0),
+                    health_index: match (hi, &self.model.hi) {
+                        (Some(level), Some(h)) => h.health(level),
+                        _ => (rul / cap).clamp(0.0, 1.0),
+                    },
                     failure_probability: q.unwrap_or(0.0),
                 })
             })

@@ -724,6 +724,8 @@ pub struct ValidationReport {
     pub folds: usize,
     /// Truncated trajectories evaluated (units × truncations per unit).
     pub cases: usize,
+    /// RMSE against the true RUL (uncapped, as the C-MAPSS test score).
+    pub rmse: f64,
     /// RMSE against the true RUL capped at the model's cap.
     pub rmse_capped: f64,
     /// RMSE over the cases whose true RUL is at most the cap (the degrading phase, where most test units are).
@@ -748,6 +750,25 @@ pub struct ValidationReport {
 /// # Errors
 /// [`LearnError::InvalidConfig`] for fewer than 2 folds or no truncation, and the errors of [`RulModel::train`].
 pub fn cross_validate(units: &[Trajectory], cfg: &RulConfig, folds: usize, truncations: usize, seed: u64) -> Result<ValidationReport, LearnError> {
+    cross_validate_with(units, cfg, None, folds, truncations, seed, None)
+}
+
+/// [`cross_validate`] of the hybrid model when `trend_window` is given (see [`RulModel::train_with`]), and with
+/// the cuts placed so that the true RUL after them is uniform in `rul_range` (clipped to what the unit's length
+/// allows) instead of uniform over the unit's life — e.g. `(7, 145)` imitates the C-MAPSS FD001 test split,
+/// whose true RULs span about that range.
+///
+/// # Errors
+/// As [`cross_validate`].
+pub fn cross_validate_with(
+    units: &[Trajectory],
+    cfg: &RulConfig,
+    trend_window: Option<usize>,
+    folds: usize,
+    truncations: usize,
+    seed: u64,
+    rul_range: Option<(f64, f64)>,
+) -> Result<ValidationReport, LearnError> {
     if folds < 2 || truncations == 0 {
         return Err(LearnError::InvalidConfig("cross-validation needs at least 2 folds and 1 truncation".into()));
     }
@@ -756,14 +777,22 @@ pub fn cross_validate(units: &[Trajectory], cfg: &RulConfig, folds: usize, trunc
     let (mut below, mut inside_below) = (0usize, 0usize);
     for fold in 0..folds {
         let train: Vec<Trajectory> = units.iter().enumerate().filter(|(i, _)| i % folds != fold).map(|(_, u)| u.clone()).collect();
-        let model = RulModel::train(&train, cfg)?;
+        let model = RulModel::train_with(&train, cfg, trend_window)?;
         for unit in units.iter().enumerate().filter(|(i, _)| i % folds == fold).map(|(_, u)| u) {
             let len = unit.len();
             if len < 2 {
                 continue;
             }
             for _ in 0..truncations {
-                let cut = 1 + ((rng.next_f64() * (len - 1) as f64) as usize).min(len - 2);
+                let cut = match rul_range {
+                    None => 1 + ((rng.next_f64() * (len - 1) as f64) as usize).min(len - 2),
+                    Some((lo, hi)) => {
+                        // True RUL t = len − cut, an integer in [lo, hi] ∩ [1, len − 1].
+                        let t_max = (hi.floor().max(1.0) as usize).min(len - 1);
+                        let t_min = (lo.ceil().max(1.0) as usize).min(t_max);
+                        len - (t_min + ((rng.next_f64() * (t_max - t_min + 1) as f64) as usize).min(t_max - t_min))
+                    }
+                };
                 let view = Trajectory {
                     id: unit.id.clone(),
                     settings: unit.settings[..cut].to_vec(),
@@ -789,6 +818,7 @@ pub fn cross_validate(units: &[Trajectory], cfg: &RulConfig, folds: usize, trunc
     Ok(ValidationReport {
         folds,
         cases: pred.len(),
+        rmse: rmse(&pred, &truth),
         rmse_capped: rmse(&pred, &capped),
         rmse_below_cap: {
             let (p, t): (Vec<f64>, Vec<f64>) = pred.iter().zip(&truth).filter(|(_, t)| **t <= cfg.cap).map(|(p, t)| (*p, *t)).unzip();
