@@ -109,8 +109,9 @@ pub fn build_state(
     let now = time::now();
     let mut twins = TwinRuntime::new(plant.clone(), now);
     live::restore_twins(&mut twins, &ingestor)?;
+    let mut predict = doppel_twin::predict::PredictionEngine::new(&plant, None);
+    live::restore_predictions(&mut predict, &ingestor)?;
     let (live, _) = broadcast::channel(4096);
-    let plant_for_predict = plant.clone();
     let state = Arc::new(AppState {
         plant,
         store,
@@ -120,7 +121,7 @@ pub fn build_state(
         mqtt: Arc::new(MqttStats::default()),
         started_ns: now,
         applied_samples: Default::default(),
-        predict: Mutex::new(doppel_twin::predict::PredictionEngine::new(&plant_for_predict, None)),
+        predict: Mutex::new(predict),
         model: Mutex::new(None),
     });
     Ok((state, rx))
@@ -141,7 +142,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     let store = Arc::new(store);
     let (state, committed) = build_state(config.plant.clone(), store, config.max_future)?;
     if let Some(h) = config.prediction_horizon {
-        *state.predict.lock() = doppel_twin::predict::PredictionEngine::new(&state.plant, Some(h.as_secs_f64()));
+        state.predict.lock().set_horizon(h.as_secs_f64());
     }
     let registry = doppel_store::ModelRegistry::open(config.data_dir.join("models"))?;
     models::load_latest(&state, &registry);

@@ -36,6 +36,60 @@ pub fn restore_twins(twins: &mut TwinRuntime, ingestor: &Ingestor) -> Result<(),
     Ok(())
 }
 
+/// Steps of stored history replayed per predicted asset at start (since its last renewal, at most this many).
+pub const RESTORE_STEPS: f64 = 720.0;
+
+/// Rebuilds each predicted asset's current life from the store after a restart: the last `RESTORE_STEPS`
+/// steps of its inputs, settings and running signal (residuals as stored), cut at its last renewing
+/// maintenance. Lives longer than that restart with a shorter memory (their age is underestimated).
+pub fn restore_predictions(engine: &mut doppel_twin::predict::PredictionEngine, ingestor: &Ingestor) -> Result<(), ServerError> {
+    let plant = ingestor.plant().clone();
+    let store = ingestor.store();
+    for (ai, a) in plant.assets.iter().enumerate() {
+        let Some(spec) = &a.predict else { continue };
+        let columns: Vec<usize> = spec
+            .inputs
+            .iter()
+            .chain(&spec.settings)
+            .chain(a.running.as_ref().map(|r| &r.signal))
+            .filter_map(|n| a.signal_index(n))
+            .collect();
+        let Some(end) = columns
+            .iter()
+            .filter_map(|&si| ingestor.catalog().series(ai, si))
+            .filter_map(|id| store.latest(id).ok().flatten())
+            .map(|(ts, _)| ts)
+            .max()
+        else {
+            continue;
+        };
+        let start = end - (RESTORE_STEPS * spec.step_s * 1e9) as i64;
+        let renewals = store.query_events(&doppel_store::EventFilter {
+            start,
+            end: end.saturating_add(1),
+            kinds: Some(vec![doppel_ingest::pipeline::MAINTENANCE_EVENT.to_string()]),
+            subject: Some(a.id.clone()),
+            limit: 0,
+            latest_first: true,
+        })?;
+        let start = renewals
+            .iter()
+            .find(|e| serde_json::from_str::<doppel_model::MaintenanceRecord>(&e.payload).is_ok_and(|r| r.kind.renews()))
+            .map_or(start, |e| e.ts);
+        let mut rows: Vec<(i64, usize, f64)> = Vec::new();
+        for &si in &columns {
+            if let Some(id) = ingestor.catalog().series(ai, si) {
+                rows.extend(store.query_raw(id, start, end.saturating_add(1))?.into_iter().map(|(ts, v)| (ts, si, v)));
+            }
+        }
+        rows.sort_by_key(|r| r.0);
+        for (ts, si, v) in rows {
+            let _ = engine.observe(ai, si, ts, v);
+        }
+    }
+    Ok(())
+}
+
 #[derive(Serialize)]
 struct LiveValue<'a> {
     asset: &'a str,

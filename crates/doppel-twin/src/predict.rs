@@ -459,6 +459,13 @@ impl PredictionEngine {
         PredictionEngine { assets, models: None }
     }
 
+    /// Sets the horizon of the failure probability (seconds of running time) for every asset.
+    pub fn set_horizon(&mut self, horizon_s: f64) {
+        for p in self.assets.values_mut() {
+            p.horizon_s = horizon_s;
+        }
+    }
+
     /// Whether no asset is predicted.
     #[must_use]
     pub fn is_empty(&self) -> bool {
@@ -493,6 +500,12 @@ impl PredictionEngine {
     pub fn has_model(&self, asset: usize) -> bool {
         let Some(p) = self.assets.get(&asset) else { return false };
         self.models.as_ref().is_some_and(|m| m.types.contains_key(&p.asset_type))
+    }
+
+    /// Running steps in the asset's current life (None for an asset without predictions).
+    #[must_use]
+    pub fn life_steps(&self, asset: usize) -> Option<usize> {
+        self.assets.get(&asset).map(|p| p.life.len())
     }
 
     /// The latest prediction of an asset.
