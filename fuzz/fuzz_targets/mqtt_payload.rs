@@ -8,4 +8,5 @@ fuzz_target!(|data: &[u8]| {
     let topic = format!("doppel/v1/{}", String::from_utf8_lossy(&data[..split]));
     let _ = doppel_ingest::payload::parse_message(&topic, &data[split..], 1_800_000_000_000_000_000);
     let _ = doppel_ingest::payload::parse_context_body(data, 0);
+    let _ = doppel_ingest::payload::parse_maintenance_body(data, 0);
 });
