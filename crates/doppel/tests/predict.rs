@@ -62,7 +62,7 @@ fn demo_twins_predict_failures_before_they_happen_and_retrain_from_history() {
 
     // Every predicted asset that runs shows a prediction with a consistent interval.
     let deadline = Instant::now() + Duration::from_secs(60);
-    let mut first: Vec<serde_json::Value> = Vec::new();
+    let mut first: Vec<serde_json::Value>;
     loop {
         first = predicted
             .iter()
