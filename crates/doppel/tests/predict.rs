@@ -152,13 +152,44 @@ fn demo_twins_predict_failures_before_they_happen_and_retrain_from_history() {
         repairs.to_string().contains("repair") || truth(&dir).iter().all(|e| e["kind"] != "repaired" || e["asset"] != a.as_str()),
         "{repairs}"
     );
+    // A CMMS reports a repair of a motor (at the motor's latest data time: the simulated clock runs ahead).
+    let motor = "l1-hyd-motor";
+    let at_ns = d.get(&format!("/api/assets/{motor}/prediction"))["prediction"]["latest"]["ts_ns"]
+        .as_i64()
+        .unwrap();
+    let body = format!(
+        r#"{{"ts": {}, "kind": "repair", "component": "de_bearing", "work_order": "WO-1"}}"#,
+        at_ns / 1_000_000
+    );
+    let (status, answer) = http(d.http, "POST", &format!("/api/assets/{motor}/maintenance"), Some(&body));
+    assert_eq!(status, 200, "{answer}");
+    let (status, answer) = http(d.http, "POST", "/api/assets/l1-meter/maintenance", Some(r#"{"kind": "fix"}"#));
+    assert_eq!(status, 400, "{answer}");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while d.get(&format!("/api/assets/{motor}/prediction"))["prediction"]["latest"]["steps"]
+        .as_u64()
+        .unwrap_or(0)
+        > 5
+    {
+        assert!(Instant::now() < deadline, "the repair did not start a new life for {motor}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
     drop(d);
 
     // Retraining from the stored history (the server is stopped).
     let out = Command::new(BIN)
         // A few simulated hours are stored: lives are short, so a short RUL cap leaves healthy steps
         // (more than a cap before the end of a life) for the anomaly detectors.
-        .args(["learn", "train", "--from-store", "--data-dir", dir.to_str().unwrap(), "--cap-h", "0.1", "--json"])
+        .args([
+            "learn",
+            "train",
+            "--from-store",
+            "--data-dir",
+            dir.to_str().unwrap(),
+            "--cap-h",
+            "0.1",
+            "--json",
+        ])
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
@@ -167,6 +198,8 @@ fn demo_twins_predict_failures_before_they_happen_and_retrain_from_history() {
     assert_eq!(report["version"], 2, "{report}");
     assert!(report["source"].as_str().unwrap().contains("stored history"), "{report}");
     assert!(!report["types"].as_object().unwrap().is_empty(), "{report}");
+    // The reported repair ended a life as run to failure.
+    assert!(report["types"]["induction_motor"]["failures"].as_u64().unwrap() >= 1, "{report}");
     let list = Command::new(BIN)
         .args(["learn", "models", "--data-dir", dir.to_str().unwrap()])
         .output()
