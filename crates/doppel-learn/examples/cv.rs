@@ -26,6 +26,9 @@ fn main() {
     let runs = [
         variant("hybrid (default)", &|_| {}),
         variant("pure", &|c| c.hybrid = false),
+        variant("hybrid, trend window 40 steps", &|c| c.trend_window = Some(40)),
+        variant("hybrid, trend window 80 steps", &|c| c.trend_window = Some(80)),
+        variant("hybrid, trend window 200 steps", &|c| c.trend_window = Some(200)),
         variant("hybrid, plain CV+ (alpha as is)", &|c| c.rul.calibrate_degrading = false),
         variant("pure, plain CV+", &|c| {
             c.hybrid = false;
@@ -45,7 +48,7 @@ fn main() {
             &[(Some((7.0, 145.0)), "7..145")]
         };
         for (range, label) in ranges {
-            match cross_validate_with(&train, &c.rul, c.hybrid.then_some(c.trend_window), 5, 5, 1, *range) {
+            match cross_validate_with(&train, &c.rul, c.hybrid_trend(), 5, 5, 1, *range) {
                 Ok(v) => println!(
                     "| {name} | {label} | {:.2} | {:.2} | {:.0} | {:.3} | {:.3} | {:.1} |",
                     v.rmse, v.rmse_capped, v.phm08_score_capped_per_100, v.coverage_capped, v.coverage_below_cap, v.mean_interval_width

@@ -153,6 +153,10 @@ pub struct Normaliser {
     pub mean: Vec<Vec<f64>>,
     /// Standard deviation of each kept value, per regime.
     pub std: Vec<Vec<f64>>,
+    /// `1 / std`, for normalising with multiplications (empty in models saved before it existed: then `std`
+    /// divides).
+    #[serde(default)]
+    pub inv_std: Vec<Vec<f64>>,
     /// Per-unit normalisation: when non-zero, the mean of a unit's first `baseline` regime-normalised steps
     /// (its own healthy baseline, observable at prediction time) is subtracted from all its steps.
     pub baseline: usize,
@@ -217,15 +221,17 @@ impl Normaliser {
         }
         let mean = (0..k).map(|r| kept.iter().map(|&j| mean_all[r][j]).collect()).collect();
         // A value constant within one regime but not another gets unit scale there (it then carries no signal).
-        let std = (0..k)
+        let std: Vec<Vec<f64>> = (0..k)
             .map(|r| kept.iter().map(|&j| if std_all[r][j] > 0.0 { std_all[r][j] } else { 1.0 }).collect())
             .collect();
+        let inv_std = std.iter().map(|r| r.iter().map(|s| 1.0 / s).collect()).collect();
         Ok(Normaliser {
             regimes,
             n_values,
             kept,
             mean,
             std,
+            inv_std,
             baseline,
         })
     }
@@ -242,8 +248,11 @@ impl Normaliser {
     /// Appends the z-scored kept values of one step to `out`.
     pub(crate) fn step_into(&self, settings: &[f64], values: &[f64], out: &mut Vec<f64>) {
         let r = self.regimes.assign(settings);
-        let (mean, std) = (&self.mean[r], &self.std[r]);
-        out.extend(self.kept.iter().enumerate().map(|(k, &j)| (values[j] - mean[k]) / std[k]));
+        let mean = &self.mean[r];
+        match self.inv_std.get(r) {
+            Some(inv) => out.extend(self.kept.iter().zip(mean.iter().zip(inv)).map(|(&j, (m, i))| (values[j] - m) * i)),
+            None => out.extend(self.kept.iter().zip(mean.iter().zip(&self.std[r])).map(|(&j, (m, s))| (values[j] - m) / s)),
+        }
     }
 
     /// [`Normaliser::normalise`] of only the last `tail` steps (the baseline still comes from the unit's first

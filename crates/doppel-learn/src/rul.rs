@@ -124,12 +124,28 @@ fn one() -> usize {
 }
 
 /// Window features of every step, extended with the degradation model's features when there is one.
+/// Each step's features are those a prediction after that step computes: with a per-unit baseline, a step
+/// before the baseline is complete sees the baseline of the steps so far, not of steps still to come.
 fn features_of(normaliser: &Normaliser, hi: Option<&HealthIndex>, unit: &Trajectory, window: usize) -> Result<Vec<Vec<f64>>, LearnError> {
     let norm = normaliser.normalise(unit)?;
     let mut f = window_features(&norm, window);
     if let Some(hi) = hi {
         for (row, extra) in f.iter_mut().zip(hi.features(&norm)) {
             row.extend_from_slice(&extra);
+        }
+    }
+    let forming = normaliser.baseline.min(unit.len()).saturating_sub(1);
+    for (t, row) in f.iter_mut().enumerate().take(forming) {
+        let early = Trajectory {
+            id: unit.id.clone(),
+            settings: unit.settings[..=t].to_vec(),
+            values: unit.values[..=t].to_vec(),
+            failed: false,
+        };
+        let norm = normaliser.normalise(&early)?;
+        *row = window_features_at(&norm, window, t);
+        if let Some(hi) = hi {
+            row.extend_from_slice(&hi.features_at(&norm, t));
         }
     }
     Ok(f)
@@ -506,7 +522,7 @@ impl RulModel {
         if norm.is_empty() {
             return Err(LearnError::Mismatch(format!("unit {} has no step", unit.id)));
         }
-        Ok(self.features_of_tail(&norm, unit.len()))
+        Ok(self.features_of_tail(&norm, unit.len(), None))
     }
 
     /// How many of a unit's last steps the features of its last step depend on: the window, the trend fit and
@@ -517,15 +533,18 @@ impl RulModel {
     }
 
     /// Feature row (and health index when hybrid) of the last of `norm`, the normalised last steps (at least
-    /// one) of a unit that is `age` steps old.
-    pub(crate) fn features_of_tail(&self, norm: &[&[f64]], age: usize) -> (Vec<f64>, Option<f64>) {
+    /// one) of a unit that is `age` steps old; `hi`, when given, holds the HI of each of those steps.
+    pub(crate) fn features_of_tail(&self, norm: &[&[f64]], age: usize, hi_series: Option<&[f64]>) -> (Vec<f64>, Option<f64>) {
         let mut last = window_features_at(norm, self.config.window, norm.len() - 1);
         // The age feature counts the unit's steps, not the tail's.
         if let Some(a) = last.last_mut() {
             *a = age as f64;
         }
         if let Some(hi) = &self.hi {
-            last.extend_from_slice(&hi.features_at(norm, norm.len() - 1));
+            last.extend_from_slice(&match hi_series {
+                Some(series) => hi.features_of_series(series),
+                None => hi.features_at(norm, norm.len() - 1),
+            });
         }
         // The HI level is the first appended feature.
         let hi = self.hi.as_ref().map(|_| last[last.len() - crate::hybrid::HI_FEATURES]);
@@ -932,6 +951,23 @@ mod synthetic {
                 ..GbtConfig::default()
             },
             ..RulConfig::default()
+        }
+    }
+
+    #[test]
+    fn prediction_features_equal_the_training_features() {
+        let u = units(12);
+        for baseline in [0, 4] {
+            let cfg = RulConfig { baseline, ..small() };
+            let model = RulModel::train_with(&u, &cfg, Some(15)).unwrap();
+            let unit = &u[7];
+            let all = features_of(&model.normaliser, model.hi.as_ref(), unit, cfg.window).unwrap();
+            for t in [0, 3, 14, 40, unit.len() - 1] {
+                let mut cut = unit.clone();
+                cut.values.truncate(t + 1);
+                cut.settings.truncate(t + 1);
+                assert_eq!(model.last_features_and_hi(&cut).unwrap().0, all[t], "baseline {baseline}, step {t}");
+            }
         }
     }
 
