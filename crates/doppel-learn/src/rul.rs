@@ -674,7 +674,7 @@ pub struct RulReport {
 ///
 /// # Errors
 /// [`LearnError::Mismatch`] when the counts differ or there is no test unit, and the errors of
-/// [`RulModel::predict_unit`].
+/// [`RulModel::predict`].
 pub fn evaluate(model: &RulModel, test: &[Trajectory], true_rul: &[f64]) -> Result<RulReport, LearnError> {
     if test.is_empty() || test.len() != true_rul.len() {
         return Err(LearnError::Mismatch(format!(
