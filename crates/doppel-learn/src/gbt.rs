@@ -220,6 +220,28 @@ impl Gbt {
         })
     }
 
+    /// Checks the invariants prediction relies on (for a model read from a file): node and root indices in
+    /// range, split features below [`Gbt::n_features`], one leaf value per node.
+    ///
+    /// # Errors
+    /// What is wrong, as text.
+    pub fn check(&self) -> Result<(), String> {
+        let n = self.nodes.len();
+        if self.n_features == 0 || self.leaves.len() != n || !self.base.is_finite() || self.depth > 64 {
+            return Err("tree ensemble: inconsistent sizes".into());
+        }
+        if self.roots.iter().any(|&r| r as usize >= n) {
+            return Err("tree ensemble: a root is out of range".into());
+        }
+        for (i, node) in self.nodes.iter().enumerate() {
+            let leaf = node.value == f64::MAX && node.left as usize == i;
+            if node.feature as usize >= self.n_features || node.left as usize >= n || (!leaf && node.left as usize + 1 >= n) {
+                return Err(format!("tree ensemble: node {i} is out of range"));
+            }
+        }
+        Ok(())
+    }
+
     /// Number of features the model expects.
     #[must_use]
     pub fn n_features(&self) -> usize {

@@ -259,10 +259,32 @@ pub struct Prognosis {
 }
 
 /// The twin's RUL model: the conformal gradient-boosted trees, hybrid with the degradation model by default.
+/// Deserialising checks the model's consistency ([`RulModel::check`]), so a damaged file is an error, not a
+/// panic at prediction time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "PrognosticsData")]
 pub struct Prognostics {
     pub config: PrognosticsConfig,
     pub model: RulModel,
+}
+
+/// [`Prognostics`] as read, before its check.
+#[derive(Deserialize)]
+struct PrognosticsData {
+    config: PrognosticsConfig,
+    model: RulModel,
+}
+
+impl TryFrom<PrognosticsData> for Prognostics {
+    type Error = LearnError;
+
+    fn try_from(d: PrognosticsData) -> Result<Self, LearnError> {
+        d.model.check()?;
+        Ok(Prognostics {
+            config: d.config,
+            model: d.model,
+        })
+    }
 }
 
 impl Prognostics {
@@ -531,6 +553,14 @@ mod tests {
         let json = serde_json::to_string(&model).unwrap();
         let back: Prognostics = serde_json::from_str(&json).unwrap();
         assert_eq!(back.predict(unit, 10.0).unwrap(), late);
+        // A damaged file is an error when read, not a panic when used.
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["model"]["fold_models"][0]["roots"][0] = serde_json::json!(1_000_000);
+        let e = serde_json::from_value::<Prognostics>(v).unwrap_err().to_string();
+        assert!(e.contains("root"), "{e}");
+        let mut v: serde_json::Value = serde_json::from_str(&json).unwrap();
+        v["model"]["normaliser"]["kept"][0] = serde_json::json!(7);
+        assert!(serde_json::from_value::<Prognostics>(v).is_err());
         // The pure model has no health index of its own: 1 − RUL/cap stands in.
         let pure = Prognostics::train(&train, &PrognosticsConfig { hybrid: false, ..config(0) }).unwrap();
         let p = pure.predict(unit, 10.0).unwrap();

@@ -318,6 +318,24 @@ impl Normaliser {
         }
     }
 
+    /// Checks the invariants normalisation relies on (for a model read from a file).
+    ///
+    /// # Errors
+    /// What is wrong, as text.
+    pub fn check(&self) -> Result<(), String> {
+        let k = self.regimes.centroids.len();
+        let dim = self.regimes.centroids.first().map_or(0, Vec::len);
+        let w = self.kept.len();
+        let ok = k > 0
+            && self.regimes.centroids.iter().all(|c| c.len() == dim)
+            && self.mean.len() == k
+            && self.std.len() == k
+            && (self.inv_std.is_empty() || self.inv_std.len() == k)
+            && self.mean.iter().chain(&self.std).chain(&self.inv_std).all(|r| r.len() == w)
+            && self.kept.iter().all(|&j| j < self.n_values);
+        if ok { Ok(()) } else { Err("normaliser: inconsistent sizes".into()) }
+    }
+
     /// Checks one step's widths against the training data's and that its numbers are finite.
     pub(crate) fn check_step(&self, settings: &[f64], values: &[f64]) -> Result<(), String> {
         let n_settings = self.regimes.centroids.first().map_or(0, Vec::len);

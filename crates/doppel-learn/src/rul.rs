@@ -446,6 +446,45 @@ impl RulModel {
         })
     }
 
+    /// Checks the invariants prediction relies on — what a model read from a file must satisfy (deserialising a
+    /// [`crate::hybrid::Prognostics`] calls this).
+    ///
+    /// # Errors
+    /// [`LearnError::Mismatch`] saying what is inconsistent.
+    pub fn check(&self) -> Result<(), LearnError> {
+        let bad = |m: String| Err(LearnError::Mismatch(format!("RUL model: {m}")));
+        check_config(&self.config)?;
+        if let Err(m) = self.normaliser.check() {
+            return bad(m);
+        }
+        let folds = self.fold_models.len();
+        let groups = self.group_edges.len() + 1;
+        let n_features = 3 * self.normaliser.kept.len() + 1 + self.hi.as_ref().map_or(0, |_| crate::hybrid::HI_FEATURES);
+        if folds == 0 || self.residuals.len() != groups || self.signed.len() != groups {
+            return bad("conformal groups and fold models do not match".into());
+        }
+        if self.residuals.iter().chain(&self.signed).any(|g| g.len() != folds) || !(self.brackets.is_empty() || self.brackets.len() == groups) {
+            return bad("conformal groups and fold models do not match".into());
+        }
+        for m in &self.fold_models {
+            if let Err(e) = m.check() {
+                return bad(e);
+            }
+            if m.n_features() != n_features {
+                return bad(format!(
+                    "a fold ensemble expects {} features, the preprocessing makes {n_features}",
+                    m.n_features()
+                ));
+            }
+        }
+        if let Some(h) = &self.hi
+            && h.weights.len() != self.normaliser.kept.len() + 1
+        {
+            return bad("health index weights do not match the values".into());
+        }
+        Ok(())
+    }
+
     /// Predicts from one feature row (as built by [`crate::prep::window_features`] on normalised sensors): the
     /// point prediction is the mean of the fold ensembles, clipped to `[0, cap]`; the interval is CV+ within the
     /// point prediction's group.
