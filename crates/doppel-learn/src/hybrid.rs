@@ -197,6 +197,9 @@ impl Trend {
 /// A unit's feature row and health index, ready for the trees.
 type Prepared = (Vec<f64>, Option<f64>);
 
+/// Longest default trend window, in steps (see [`PrognosticsConfig::trend_window`]).
+pub const MAX_DEFAULT_TREND: usize = 250;
+
 /// Configuration of [`Prognostics`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PrognosticsConfig {
@@ -204,9 +207,11 @@ pub struct PrognosticsConfig {
     pub rul: RulConfig,
     /// Add the degradation model's features (the hybrid); `false` gives the pure learned model.
     pub hybrid: bool,
-    /// Steps of the per-unit HI trend fit; `None` (the default) uses the cap (rounded). Chosen by
-    /// cross-validation on FD001 training units (test-like cuts, see the crate docs): RMSE 12.15 at 40 steps,
-    /// 11.03 at 80, 10.18 at 125 = the cap, 10.12 at 200.
+    /// Steps of the per-unit HI trend fit; `None` (the default) uses the cap (rounded), at most
+    /// [`MAX_DEFAULT_TREND`] steps. Chosen by cross-validation on FD001 training units (test-like cuts, see the
+    /// crate docs): RMSE 12.23 at 40 steps, 10.93 at 80, 10.10 at 125 = the cap, 10.11 at 200. The bound keeps
+    /// the online state and the cost of a prediction from the history small when the cap is many steps long
+    /// (fine steps); the trend should then span a cap's worth of time, so choose coarser steps.
     #[serde(default)]
     pub trend_window: Option<usize>,
 }
@@ -222,10 +227,13 @@ impl Default for PrognosticsConfig {
 }
 
 impl PrognosticsConfig {
-    /// The per-unit trend window in steps: [`PrognosticsConfig::trend_window`] or the cap (at least 3).
+    /// The per-unit trend window in steps: [`PrognosticsConfig::trend_window`], or the cap bounded to
+    /// `3..=`[`MAX_DEFAULT_TREND`].
     #[must_use]
     pub fn trend_steps(&self) -> usize {
-        self.trend_window.unwrap_or(self.rul.cap.round().clamp(3.0, 1e6) as usize).max(3)
+        self.trend_window
+            .unwrap_or(self.rul.cap.round().clamp(3.0, MAX_DEFAULT_TREND as f64) as usize)
+            .max(3)
     }
 
     /// The trend window when the model is hybrid, `None` for the pure model (as [`RulModel::train_with`] takes it).

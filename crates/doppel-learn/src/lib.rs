@@ -16,7 +16,7 @@
 //!    least-squares slope and last value over the last 60 steps, plus the age). The target is the piecewise-linear
 //!    RUL `min(cap, steps left)` with cap 125 by default. Nothing assumes C-MAPSS's column counts.
 //! 2. [`hybrid`] adds a degradation model: a linear health index (HI) fitted across training units and, per
-//!    unit, a least-squares HI trend over its last `cap` steps extrapolated to the failure threshold (the
+//!    unit, a least-squares HI trend over its last `cap` steps (at most 250) extrapolated to the failure threshold (the
 //!    training units' mean HI at failure); HI level, slope, extrapolated RUL and the slope's t-statistic become
 //!    features of the trees, which act as the blender. [`hybrid::Prognostics`] is the model the twin runs:
 //!    `train`, `predict(&Trajectory, horizon) -> Prognosis { rul, lower, upper, health_index,
