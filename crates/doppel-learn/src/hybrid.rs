@@ -400,9 +400,11 @@ impl Prognostics {
         // Oldest first: the ring's slots from the one after the newest, wrapping.
         let slots = (unit.steps - n..unit.steps).map(|k| k % unit.keep);
         if self.model.normaliser.baseline == 0 {
-            let norm: Vec<&[f64]> = slots.clone().map(|s| &unit.ring[s * w..(s + 1) * w]).collect();
-            let hi: Vec<f64> = slots.map(|s| unit.hi[s]).collect();
-            return Ok(self.model.features_of_tail(&norm, unit.steps, self.model.hi.as_ref().map(|_| hi.as_slice())));
+            // The window features read the last `window` rows; the trend reads the cached HI of all kept steps.
+            let rows = n.min(self.model.config.window);
+            let norm: Vec<&[f64]> = slots.clone().skip(n - rows).map(|s| &unit.ring[s * w..(s + 1) * w]).collect();
+            let hi: Option<Vec<f64>> = self.model.hi.as_ref().map(|_| slots.map(|s| unit.hi[s]).collect());
+            return Ok(self.model.features_of_tail(&norm, unit.steps, hi.as_deref()));
         }
         let mut rows = Vec::with_capacity(n * w);
         for s in slots {
