@@ -72,7 +72,7 @@
 //! of cuts below the cap 0.869 with 3 groups, 0.866 with 6, 0.857 with 10); degrading-phase calibration raises
 //! it from 0.869 to 0.901. The test split was then evaluated with the hybrid (trend over 40 steps): RMSE 12.02,
 //! coverage 0.89. Next, a cross-validation imitating the test protocol was added ([`rul::cross_validate_with`]:
-//! each held-out unit cut 5 times so that its true RUL is uniform in 7..145, as in the FD001 test split) and
+//! each held-out unit cut 5 times, true RUL uniform in 7..145, the FD001 test split's range) and
 //! chose the trend window: RMSE 12.23 at 40 steps, 10.93 at 80, 10.10 at 125 (= the cap), 10.11 at 200 — the
 //! cap, the shortest within 1 % of the best; then the test split was evaluated once more (RMSE 11.93; 11.91 after
 //! normalising by reciprocal deviations, a rounding-level change). The same cross-validation (final code):
