@@ -96,9 +96,12 @@ pub struct PredictSpec {
 /// Value of [`Signal::derived_from`] for the signals written by the predictive models.
 pub const PREDICTION: &str = "prediction";
 
-/// Signals added to every asset type with a `predict` table: (name, unit, description, envelope as
-/// (normal high, warning high) — outside warning is an alarm).
-pub const PREDICTION_SIGNALS: [(&str, &str, &str, Option<(f64, f64)>); 6] = [
+/// A prediction output signal: (name, unit, description, envelope as (normal high, warning high) — outside
+/// warning is an alarm).
+pub type PredictionSignal = (&'static str, &'static str, &'static str, Option<(f64, f64)>);
+
+/// Signals added to every asset type with a `predict` table.
+pub const PREDICTION_SIGNALS: [PredictionSignal; 6] = [
     ("health_index", "1", "health index from the degradation model: 1 = as new, 0 = failed", None),
     (
         "anomaly_score",

@@ -150,28 +150,11 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                                 if let Some(p) = problem {
                                     tracing::warn!(asset = %p.asset, reason = %p.reason, "prediction failed");
                                 }
-                                for r in out {
-                                    let a = &plant.assets[r.asset];
-                                    predicted.push(doppel_ingest::payload::RawSample {
-                                        asset: a.id.clone(),
-                                        signal: a.signals[r.signal].name.clone(),
-                                        ts_ns: r.ts_ns,
-                                        value: Some(r.value),
-                                        unit: None,
-                                    });
-                                }
+                                predicted.extend(out.into_iter().map(|r| raw_sample(&plant, r)));
                             }
                             if !residuals.is_empty() {
-                                for r in residuals.observe(s.asset as usize, s.signal as usize, s.ts_ns, s.value) {
-                                    let a = &plant.assets[r.asset];
-                                    derived.push(doppel_ingest::payload::RawSample {
-                                        asset: a.id.clone(),
-                                        signal: a.signals[r.signal].name.clone(),
-                                        ts_ns: r.ts_ns,
-                                        value: Some(r.value),
-                                        unit: None,
-                                    });
-                                }
+                                let out = residuals.observe(s.asset as usize, s.signal as usize, s.ts_ns, s.value);
+                                derived.extend(out.into_iter().map(|r| raw_sample(&plant, r)));
                             }
                             if listening && values.len() < MAX_VALUES_PER_EVENT {
                                 values.push((s.asset, s.signal, s.ts_ns, s.value));
@@ -241,6 +224,18 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
             }
         }
         publish_events(&state, events, live).await;
+    }
+}
+
+/// A computed sample (residual, prediction) addressed by asset and signal id, as the ingest path takes it.
+fn raw_sample(plant: &doppel_model::Plant, r: doppel_twin::residuals::ResidualSample) -> doppel_ingest::payload::RawSample {
+    let a = &plant.assets[r.asset];
+    doppel_ingest::payload::RawSample {
+        asset: a.id.clone(),
+        signal: a.signals[r.signal].name.clone(),
+        ts_ns: r.ts_ns,
+        value: Some(r.value),
+        unit: None,
     }
 }
 
