@@ -124,6 +124,7 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
             };
             let body = match (method.as_str(), path.as_str()) {
                 ("post", "/api/ingest") => Some(json!({"samples": [{"asset": "l1-cnc-1", "signal": "spindle_temp", "value": 30.0}]})),
+                ("post", p) if p.ends_with("/maintenance") => Some(json!({"kind": "service", "note": "inspection"})),
                 ("post", _) => Some(json!({"product": "shaft-a"})),
                 _ => None,
             };
