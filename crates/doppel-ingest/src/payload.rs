@@ -108,6 +108,14 @@ impl<'de: 'a, 'a> Deserialize<'de> for Ts<'a> {
     }
 }
 
+/// The `ts` field of a message (receive time when absent), as a message-level error when it is bad.
+fn message_ts(ts: Option<&Ts<'_>>, receive_ns: i64) -> Result<i64, PayloadError> {
+    ts_to_ns(ts, "ts", receive_ns).map_err(|r| PayloadError::Field {
+        field: r.field,
+        reason: r.reason,
+    })
+}
+
 pub(crate) fn ts_to_ns(ts: Option<&Ts<'_>>, field: &str, receive_ns: i64) -> Result<i64, Rejected> {
     match ts {
         None => Ok(receive_ns),
@@ -194,10 +202,7 @@ pub fn parse_context_body(payload: &[u8], receive_ns: i64) -> Result<(i64, Conte
         topic_kind: "a context message",
         message: e.to_string(),
     })?;
-    let ts_ns = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field {
-        field: r.field,
-        reason: r.reason,
-    })?;
+    let ts_ns = message_ts(p.ts.as_ref(), receive_ns)?;
     let update = ContextUpdate {
         product: p.product,
         batch: p.batch,
@@ -287,10 +292,7 @@ pub fn parse_maintenance_body(payload: &[u8], receive_ns: i64) -> Result<(i64, d
         topic_kind: "a maintenance message",
         message: e.to_string(),
     })?;
-    let ts_ns = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field {
-        field: r.field,
-        reason: r.reason,
-    })?;
+    let ts_ns = message_ts(p.ts.as_ref(), receive_ns)?;
     let record = doppel_model::MaintenanceRecord {
         kind: p.kind,
         component: p.component,
@@ -310,10 +312,7 @@ pub fn parse_asset_payload(asset: &str, payload: &[u8], receive_ns: i64) -> Resu
     let mut rejected = Vec::new();
     match (&p.values, &p.samples) {
         (Some(values), None) => {
-            let ts = ts_to_ns(p.ts.as_ref(), "ts", receive_ns).map_err(|r| PayloadError::Field {
-                field: r.field,
-                reason: r.reason,
-            })?;
+            let ts = message_ts(p.ts.as_ref(), receive_ns)?;
             for (signal, value) in values {
                 let unit = p.units.as_ref().and_then(|u| u.get(signal)).map(|u| u.to_string());
                 samples.push(RawSample {

@@ -251,21 +251,18 @@ fn feed_tick<S: Sink>(plant: &Plant, tick: &doppel_sim::Tick, index: &[Vec<Optio
 }
 
 /// Replays the history stored in a data directory (samples of every predicted asset's inputs, settings and
-/// running signal, and maintenance events), asset by asset in time order.
-fn replay_store(plant: &Arc<Plant>, data_dir: &std::path::Path, sink: &mut WithResiduals<TrainingSetBuilder>) -> Result<u64> {
+/// running signal, and maintenance events), asset by asset in time order. Residual inputs are read as the
+/// server stored them — what the online engine sees — not recomputed.
+fn replay_store(plant: &Arc<Plant>, data_dir: &std::path::Path, sink: &mut TrainingSetBuilder) -> Result<u64> {
     let dir = data_dir.join("store");
     let store = Store::open(StoreConfig::new(&dir)).with_context(|| format!("cannot open the store in {} (is a server running on it?)", dir.display()))?;
     let mut fed = 0u64;
     for (ai, a) in plant.assets.iter().enumerate() {
         let Some(spec) = &a.predict else { continue };
-        // Residual inputs need their measured sources too: replay every measured process signal.
         let mut rows: Vec<(i64, u8, usize, f64)> = Vec::new();
         for (si, s) in a.signals.iter().enumerate() {
-            let needed = spec.inputs.contains(&s.name)
-                || spec.settings.contains(&s.name)
-                || a.running.as_ref().is_some_and(|r| r.signal == s.name)
-                || (s.kind == doppel_model::SignalKind::Process && s.derived_from.is_none());
-            if !needed || s.derived_from.as_deref() == Some(doppel_model::plant::PREDICTION) {
+            let needed = spec.inputs.contains(&s.name) || spec.settings.contains(&s.name) || a.running.as_ref().is_some_and(|r| r.signal == s.name);
+            if !needed {
                 continue;
             }
             let Some(id) = store.series_id(&Plant::series_key(&a.id, &s.name)) else {
@@ -296,13 +293,9 @@ fn replay_store(plant: &Arc<Plant>, data_dir: &std::path::Path, sink: &mut WithR
         rows.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
         for (ts, kind, i, v) in rows {
             if kind == 0 {
-                sink.inner.maintenance(ai, ts, &records[i]);
+                Sink::maintenance(sink, ai, ts, &records[i]);
             } else {
-                // Stored residuals are recomputed from their sources, like the server does.
-                if a.signals[i].derived_from.is_some() {
-                    continue;
-                }
-                sink.sample(ai, i, ts, v);
+                Sink::sample(sink, ai, i, ts, v);
                 fed += 1;
             }
         }
@@ -343,7 +336,7 @@ fn train(a: &TrainArgs) -> Result<u32> {
         inner: TrainingSetBuilder::new(&plant),
     };
     let source = if a.from_store {
-        let n = replay_store(&plant, &a.history.data_dir, &mut sink)?;
+        let n = replay_store(&plant, &a.history.data_dir, &mut sink.inner)?;
         format!("stored history in {} ({n} samples)", a.history.data_dir.display())
     } else {
         simulate(&plant, &a.history, |tick, index| feed_tick(&plant, tick, index, &mut sink))?;
