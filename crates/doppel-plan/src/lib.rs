@@ -1,0 +1,1 @@
+//! # doppel-plan
