@@ -46,9 +46,13 @@
 //!   `(kind, subject) → (ts, seq)` index for [`Store::last_event_before`].
 //!
 //! Ranges are half-open: `start <= ts < end`.
+//!
+//! Beside the store, [`audit`] is a tamper-evident, append-only audit log (a SHA-256 hash chain in a JSON
+//! Lines file, fdatasynced per record) for operator and policy actions.
 
 #![warn(missing_docs)]
 
+pub mod audit;
 pub mod capture;
 pub mod registry;
 mod config;
@@ -61,6 +65,7 @@ pub mod wal;
 
 pub mod bench;
 
+pub use audit::{AuditError, AuditInput, AuditLog, AuditRecord, VerifyReport};
 pub use registry::{ModelRegistry, ModelVersion};
 pub use capture::{CaptureFrame, CaptureMeta, CaptureStore};
 pub use config::{StoreConfig, SyncMode};
