@@ -388,6 +388,16 @@ impl Prognostics {
         self.score(units.iter().map(|u| self.online_features(u)).collect(), horizon)
     }
 
+    /// Quantiles of the RUL distribution of a unit's online state at the probabilities `probs` (see
+    /// [`RulModel::quantiles_features`]; values at the cap are censored).
+    ///
+    /// # Errors
+    /// As [`Prognostics::predict_online`].
+    pub fn rul_quantiles_online(&self, unit: &OnlineUnit, probs: &[f64]) -> Result<Vec<f64>, LearnError> {
+        let (features, _) = self.online_features(unit)?;
+        self.model.quantiles_features(&features, probs)
+    }
+
     fn online_features(&self, unit: &OnlineUnit) -> Result<Prepared, LearnError> {
         if unit.steps == 0 {
             return Err(LearnError::Mismatch(format!("unit {} has no step", unit.id)));

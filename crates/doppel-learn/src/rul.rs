@@ -537,6 +537,44 @@ impl RulModel {
             .collect()
     }
 
+    /// Quantiles of the conformal predictive distribution of the (capped) RUL for one feature row, at each
+    /// probability of `probs`: the smallest `h` with `P(RUL ≤ h) ≥ p` under [`RulModel::failure_probability`]'s
+    /// distribution. A quantile the model cannot place below the cap is returned as the cap (censored: the unit
+    /// lives at least that long). Used by planners that need the whole distribution, not a point.
+    ///
+    /// # Errors
+    /// As [`RulModel::predict_features`].
+    pub fn quantiles_features(&self, features: &[f64], probs: &[f64]) -> Result<Vec<f64>, LearnError> {
+        let mu = self.fold_predictions(features)?;
+        let cap = self.config.cap;
+        let rul = mu.iter().sum::<f64>() / mu.len() as f64;
+        let group = &self.signed[self.group_edges.partition_point(|&e| e < rul)];
+        let n: usize = group.iter().map(Vec::len).sum();
+        let count = |h: f64| -> usize { mu.iter().zip(group).map(|(m, e)| e.partition_point(|&x| m + x <= h)).sum() };
+        Ok(probs
+            .iter()
+            .map(|&p| {
+                let need = p * (n as f64 + 2.0) - 1.0;
+                if (count(cap) as f64) < need {
+                    return cap;
+                }
+                if (count(0.0) as f64) >= need {
+                    return 0.0;
+                }
+                let (mut lo, mut hi) = (0.0, cap);
+                for _ in 0..40 {
+                    let mid = 0.5 * (lo + hi);
+                    if (count(mid) as f64) >= need {
+                        hi = mid;
+                    } else {
+                        lo = mid;
+                    }
+                }
+                hi
+            })
+            .collect())
+    }
+
     /// The fold ensembles' predictions (each clipped to `[0, cap]`) for one feature row.
     fn fold_predictions(&self, features: &[f64]) -> Result<Vec<f64>, LearnError> {
         let cap = self.config.cap;
@@ -1032,6 +1070,17 @@ mod synthetic {
         early.settings.truncate(12);
         assert!(model.failure_probability(&early, 5.0).unwrap() < 0.2);
         assert!(model.failure_probability(&cut, 30.0).is_err());
+        // Quantiles invert the failure probability: P(RUL <= q(p)) >= p, and just below q(p) it is < p.
+        let (f, _) = model.last_features_and_hi(&cut).unwrap();
+        let probs = [0.05, 0.25, 0.5, 0.75, 0.95];
+        let q = model.quantiles_features(&f, &probs).unwrap();
+        assert!(q.windows(2).all(|w| w[0] <= w[1]), "{q:?}");
+        for (&p, &x) in probs.iter().zip(&q) {
+            if x > 1e-6 && x < model.config.cap {
+                assert!(model.failure_probability_features(&f, x + 1e-9).unwrap() >= p - 1e-9, "p {p} q {x}");
+                assert!(model.failure_probability_features(&f, x - 1e-3).unwrap() < p, "p {p} q {x}");
+            }
+        }
         assert!(model.predict_features(&[1.0]).is_err());
         let empty = Trajectory {
             id: "e".into(),
