@@ -14,9 +14,11 @@
 //! * [`plan`]: the plan as people read it — actions, alternatives with their consequences, reroutes, orders;
 //! * [`policy`]: autonomy and guardrails — recommend / auto within limits / off, per action type and class;
 //! * [`workorder`]: work orders and their states;
+//! * [`fleet`]: the policy benchmark — reactive, preventive, predictive and prescriptive on the same futures;
 //! * [`instance`]: seeded synthetic instances (tests, the optimality-gap and speed benchmarks).
 
 pub mod business;
+pub mod fleet;
 pub mod instance;
 pub mod plan;
 pub mod policy;
