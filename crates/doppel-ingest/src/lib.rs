@@ -10,15 +10,19 @@
 //! and never stops the good data travelling with it.
 
 pub mod catalog;
+pub mod command;
 pub mod context;
 pub mod mqtt;
 pub mod payload;
 pub mod pipeline;
 pub mod wave;
+pub mod webhook;
 
 pub use catalog::{Catalog, ResolvedSample};
+pub use command::{AckStatus, Command, CommandAck, CommandAction, CommandError};
 pub use context::ContextTracker;
 pub use pipeline::{Committed, CommittedSample, Ingestor, Outcome, QuarantineEntry};
+pub use webhook::{Webhook, WebhookError, WebhookResponse};
 
 use serde::Deserialize;
 
