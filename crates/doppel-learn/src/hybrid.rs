@@ -388,6 +388,16 @@ impl Prognostics {
         self.score(units.iter().map(|u| self.online_features(u)).collect(), horizon)
     }
 
+    /// Quantiles of the RUL distribution after the last step of `unit` at the probabilities `probs` (see
+    /// [`RulModel::quantiles_features`]; values at the cap are censored).
+    ///
+    /// # Errors
+    /// As [`Prognostics::predict`].
+    pub fn rul_quantiles(&self, unit: &Trajectory, probs: &[f64]) -> Result<Vec<f64>, LearnError> {
+        let (features, _) = self.model.last_features_and_hi(unit)?;
+        self.model.quantiles_features(&features, probs)
+    }
+
     /// Quantiles of the RUL distribution of a unit's online state at the probabilities `probs` (see
     /// [`RulModel::quantiles_features`]; values at the cap are censored).
     ///

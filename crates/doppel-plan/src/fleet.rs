@@ -65,7 +65,8 @@ pub trait Fleet {
 #[serde(tag = "policy", rename_all = "snake_case")]
 pub enum Policy {
     Reactive,
-    Preventive { interval_h: f64 },
+    /// Repair every asset after this share of its class's mean life (operating hours since renewal).
+    Preventive { life_fraction: f64 },
     Predictive { threshold: f64, lead_h: f64 },
     Prescriptive,
 }
@@ -236,14 +237,25 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
         // Production, downtime, energy, holding.
         for (l, line) in business.lines.iter().enumerate() {
             let members: Vec<usize> = (0..n).filter(|&a| sim.line[a] == l).collect();
-            let stopped = members.iter().any(|&a| down[a] && business.classes[sim.class[a]].stops_line);
-            let failed = members.iter().any(|&a| down[a] && sim.jobs.iter().any(|j| j.asset == a && j.kind == JobKind::Corrective));
+            // Assets in series stop the line; assets in parallel (not stopping it) each carry 1/n of its rate.
+            let lost = |pick: &dyn Fn(usize) -> bool| -> f64 {
+                let series = members.iter().any(|&a| pick(a) && business.classes[sim.class[a]].stops_line);
+                if series {
+                    return 1.0;
+                }
+                let parallel: f64 = members
+                    .iter()
+                    .filter(|&&a| pick(a) && !business.classes[sim.class[a]].stops_line)
+                    .map(|&a| 1.0 / members.iter().filter(|&&b| sim.class[b] == sim.class[a]).count().max(1) as f64)
+                    .sum();
+                parallel.min(1.0)
+            };
+            let down_share = lost(&|a| down[a]);
+            let failed_share = lost(&|a| down[a] && sim.jobs.iter().any(|j| j.asset == a && j.kind == JobKind::Corrective));
             let slow = members.iter().map(|&a| derate[a]).fold(0.0, f64::max);
-            let share = if stopped { 0.0 } else { 1.0 - slow };
+            let share = (1.0 - down_share) * (1.0 - slow);
             sim.m.total_cost += (1.0 - share) * cfg.dt_h * line.downtime_cost_per_h;
-            if failed {
-                sim.m.unplanned_downtime_hours += cfg.dt_h;
-            }
+            sim.m.unplanned_downtime_hours += failed_share * cfg.dt_h;
             let mut capacity = line.rate_per_h * share * cfg.dt_h;
             for (k, o) in orders.iter().enumerate() {
                 if capacity <= 0.0 {
@@ -356,9 +368,9 @@ fn decide(
     let idle: Vec<usize> = (0..n).filter(|&a| !down[a] && !sim.jobs.iter().any(|j| j.asset == a)).collect();
     match policy {
         Policy::Reactive => {}
-        Policy::Preventive { interval_h } => {
+        Policy::Preventive { life_fraction } => {
             for a in idle {
-                if fleet.age_h(a) >= interval_h {
+                if fleet.age_h(a) >= life_fraction * sim.business.classes[sim.class[a]].mean_life_h {
                     sim.jobs.push(Job { asset: a, kind: JobKind::Planned, running: None });
                 }
             }
@@ -456,22 +468,23 @@ pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
 
 /// Picks, from `candidates`, the policy with the lowest mean total cost over the fleets `make(seed)` for the
 /// tuning seeds. Returns it with its mean cost.
-pub fn tune(candidates: &[Policy], seeds: &[u64], business: &Business, cfg: &RunConfig, make: &mut dyn FnMut(u64) -> Box<dyn Fleet>) -> (Policy, f64) {
-    let mut best = (candidates[0], f64::INFINITY);
+///
+/// # Errors
+/// The first error of `make`.
+pub fn tune<'f, E>(candidates: &[Policy], seeds: &[u64], business: &Business, cfg: &RunConfig, make: &mut dyn FnMut(u64) -> Result<Box<dyn Fleet + 'f>, E>) -> Result<(Policy, f64), E> {
+    let mut best = (candidates.first().copied().unwrap_or(Policy::Reactive), f64::INFINITY);
     for &p in candidates {
-        let cost: f64 = seeds
-            .iter()
-            .map(|&s| {
-                let mut fleet = make(s);
-                run_policy(fleet.as_mut(), business, p, &RunConfig { seed: s, ..*cfg }).total_cost
-            })
-            .sum::<f64>()
-            / seeds.len().max(1) as f64;
+        let mut cost = 0.0;
+        for &s in seeds {
+            let mut fleet = make(s)?;
+            cost += run_policy(fleet.as_mut(), business, p, &RunConfig { seed: s, ..*cfg }).total_cost;
+        }
+        cost /= seeds.len().max(1) as f64;
         if cost < best.1 {
             best = (p, cost);
         }
     }
-    best
+    Ok(best)
 }
 
 #[cfg(test)]

@@ -514,6 +514,21 @@ impl PredictionEngine {
         self.assets.get(&asset).and_then(|p| p.latest)
     }
 
+    /// Quantiles of the asset's RUL distribution now, in hours of running time, at the probabilities `probs`,
+    /// and the model's cap in hours (quantiles at the cap are censored: the asset lives at least that long).
+    /// `None` without a model or a step in the current life.
+    #[must_use]
+    pub fn rul_quantiles(&self, asset: usize, probs: &[f64]) -> Option<(Vec<f64>, f64)> {
+        let p = self.assets.get(&asset)?;
+        let model = self.models.as_ref()?.types.get(&p.asset_type)?.prognostics.as_ref()?;
+        if p.life.is_empty() {
+            return None;
+        }
+        let to_h = p.step_s / 3600.0;
+        let q = model.rul_quantiles(&p.life, probs).ok()?;
+        Some((q.into_iter().map(|v| v * to_h).collect(), model.model.config.cap * to_h))
+    }
+
     /// A renewing maintenance: the asset starts a new life.
     pub fn renew(&mut self, asset: usize) {
         if let Some(p) = self.assets.get_mut(&asset) {

@@ -85,6 +85,10 @@ enum Which {
     Cwru(CwruArgs),
     /// Run-to-failure health monitoring on a FEMTO-ST PRONOSTIA bearing: indicator alarms and their lead time before failure.
     Femto(FemtoArgs),
+    /// Maintenance policies compared on the same fleet and futures: reactive, tuned preventive, tuned predictive, prescriptive.
+    Policy(crate::policy::PolicyArgs),
+    /// The planner: optimality gap of local search against the exact MILP on small instances, and speed on a large one.
+    Plan(crate::policy::PlanBenchArgs),
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
@@ -132,6 +136,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Signal(a) => bench_signal(a),
         Which::Cwru(a) => bench_cwru(a),
         Which::Femto(a) => bench_femto(a),
+        Which::Policy(a) => crate::policy::bench_policy(&a),
+        Which::Plan(a) => crate::policy::bench_plan(&a),
     }
 }
 

@@ -149,7 +149,7 @@ fn rul(a: &RulArgs) -> Result<()> {
 // Replaying history through the twin's step building
 
 /// Everything the plant produced, fed in time order.
-trait Sink {
+pub(crate) trait Sink {
     fn sample(&mut self, asset: usize, signal: usize, ts_ns: i64, value: f64);
     fn maintenance(&mut self, asset: usize, ts_ns: i64, record: &MaintenanceRecord);
 }
@@ -168,9 +168,9 @@ impl Sink for TrainingSetBuilder {
 }
 
 /// Physics residuals are computed by the server from measured signals; replays compute them the same way.
-struct WithResiduals<S> {
-    residuals: ResidualEngine,
-    inner: S,
+pub(crate) struct WithResiduals<S> {
+    pub(crate) residuals: ResidualEngine,
+    pub(crate) inner: S,
 }
 
 impl<S: Sink> WithResiduals<S> {
@@ -229,7 +229,7 @@ fn simulate(plant: &Arc<Plant>, h: &HistoryArgs, mut on_tick: impl FnMut(&doppel
     Ok(steps)
 }
 
-fn feed_tick<S: Sink>(plant: &Plant, tick: &doppel_sim::Tick, index: &[Vec<Option<usize>>], sink: &mut WithResiduals<S>) {
+pub(crate) fn feed_tick<S: Sink>(plant: &Plant, tick: &doppel_sim::Tick, index: &[Vec<Option<usize>>], sink: &mut WithResiduals<S>) {
     for (ai, r) in tick.readings.iter().enumerate() {
         for ((_, v), si) in r.values.iter().zip(&index[ai]) {
             if let Some(si) = si {
@@ -319,7 +319,7 @@ struct TrainReport {
 /// The RUL model's configuration for plant assets: their settings (speed, flow, load) vary continuously, so the
 /// operating space is cut into a fixed number of regimes instead of searching for tight clusters; long healthy
 /// lives are thinned (every 5th step at the cap).
-fn plant_prognostics() -> doppel_learn::hybrid::PrognosticsConfig {
+pub(crate) fn plant_prognostics() -> doppel_learn::hybrid::PrognosticsConfig {
     let mut c = doppel_learn::hybrid::PrognosticsConfig::default();
     c.rul.regimes = Some(4);
     c.rul.thin_capped = 5;

@@ -3,6 +3,8 @@
 mod bench;
 mod diagnose;
 mod learn;
+mod plantfleet;
+mod policy;
 mod publisher;
 mod query;
 mod recording;
