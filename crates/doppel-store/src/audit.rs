@@ -571,7 +571,7 @@ mod tests {
     fn input(i: u64) -> AuditInput {
         AuditInput {
             ts_ns: 1_795_600_800_000_000_000 + i as i64,
-            actor: if i % 2 == 0 { "alice".into() } else { "policy:derate".into() },
+            actor: if i.is_multiple_of(2) { "alice".into() } else { "policy:derate".into() },
             action: "command.set_load".into(),
             subject: format!("asset-{i}"),
             detail: json!({"load": 0.8, "reason": "winding \"hot\"\n", "i": i}),
