@@ -2,7 +2,7 @@
 //!
 //! | topic | payload |
 //! |---|---|
-//! | `doppel/v1/command/{asset}` | `{"id": "c-17", "ts": T, "action": "set_load", "load": 0.8, "reason": "derate: winding hot"}`, `{"id": .., "action": "repair", "work_order": "WO-12"}`, `{"id": .., "action": "stop"}`, `{"id": .., "action": "start"}` |
+//! | `doppel/v1/command/{asset}` | `{"id": "c-17", "ts": T, "action": "set_load", "load": 0.8, "reason": "derate: winding hot"}`, `{"id": .., "action": "derate", "share": 0.2}` (0 restores the normal load), `{"id": .., "action": "repair", "work_order": "WO-12"}`, `{"id": .., "action": "stop"}`, `{"id": .., "action": "start"}` |
 //! | `doppel/v1/command_ack/{asset}` | `{"id": "c-17", "status": "applied" \| "rejected", "detail": "...", "ts": T}` |
 //!
 //! `T` takes the forms of every doppel timestamp (an RFC 3339 string or integer epoch milliseconds; see
@@ -50,6 +50,13 @@ pub enum CommandAction {
         /// The work order the repair belongs to.
         work_order: Option<String>,
     },
+    /// Run the asset at `1 − share` of its normal load (the load it had before the first derate); share 0
+    /// restores the normal load. The derating lever of the prescriptive planner, relative so the sender need not
+    /// know each asset's operating point.
+    Derate {
+        /// Share of the normal load taken off, in [0, 1).
+        share: f64,
+    },
     /// Stop the asset (load 0), remembering its load.
     Stop,
     /// Start the asset again with the load it had before the last `stop`.
@@ -57,11 +64,12 @@ pub enum CommandAction {
 }
 
 impl CommandAction {
-    /// The `action` name on the wire: `set_load`, `repair`, `stop` or `start`.
+    /// The `action` name on the wire: `set_load`, `derate`, `repair`, `stop` or `start`.
     #[must_use]
     pub fn name(&self) -> &'static str {
         match self {
             CommandAction::SetLoad { .. } => "set_load",
+            CommandAction::Derate { .. } => "derate",
             CommandAction::Repair { .. } => "repair",
             CommandAction::Stop => "stop",
             CommandAction::Start => "start",
@@ -94,6 +102,8 @@ struct CommandWire<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     load: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
+    share: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
     work_order: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     reason: Option<&'a str>,
@@ -107,6 +117,10 @@ impl Serialize for Command {
             action: self.action.name(),
             load: match self.action {
                 CommandAction::SetLoad { load } => Some(load),
+                _ => None,
+            },
+            share: match self.action {
+                CommandAction::Derate { share } => Some(share),
                 _ => None,
             },
             work_order: match &self.action {
@@ -313,6 +327,8 @@ struct RawCommand<'a> {
     #[serde(borrow)]
     load: Option<&'a RawValue>,
     #[serde(borrow)]
+    share: Option<&'a RawValue>,
+    #[serde(borrow)]
     work_order: Option<&'a RawValue>,
     #[serde(borrow)]
     reason: Option<&'a RawValue>,
@@ -371,6 +387,10 @@ pub fn parse_command_body(asset: &str, payload: &[u8]) -> Result<Command, Comman
         .load
         .map(|r| serde_json::from_str::<f64>(r.get()).map_err(|_| field("load", format!("must be a number, not {}", excerpt(r.get())))))
         .transpose()?;
+    let share = raw
+        .share
+        .map(|r| serde_json::from_str::<f64>(r.get()).map_err(|_| field("share", format!("must be a number, not {}", excerpt(r.get())))))
+        .transpose()?;
     let work_order = string_field("work_order", raw.work_order)?;
     if let Some(w) = &work_order {
         check_id("work_order", w)?;
@@ -384,6 +404,13 @@ pub fn parse_command_body(asset: &str, payload: &[u8]) -> Result<Command, Comman
             }
             CommandAction::SetLoad { load }
         }
+        "derate" => {
+            let share = share.ok_or_else(|| field("share", "missing (derate needs the share of normal load to take off, e.g. 0.2; 0 restores it)"))?;
+            if !(share.is_finite() && (0.0..1.0).contains(&share)) {
+                return Err(field("share", format!("{share} is not a derate share (a number in [0, 1))")));
+            }
+            CommandAction::Derate { share }
+        }
         "repair" => CommandAction::Repair {
             work_order: work_order.clone(),
         },
@@ -392,12 +419,15 @@ pub fn parse_command_body(asset: &str, payload: &[u8]) -> Result<Command, Comman
         other => {
             return Err(field(
                 "action",
-                format!("unknown action '{}': expected set_load, repair, stop or start", excerpt(other)),
+                format!("unknown action '{}': expected set_load, derate, repair, stop or start", excerpt(other)),
             ));
         }
     };
     if load.is_some() && !matches!(action, CommandAction::SetLoad { .. }) {
         return Err(field("load", format!("only set_load takes a load, not {}", action.name())));
+    }
+    if share.is_some() && !matches!(action, CommandAction::Derate { .. }) {
+        return Err(field("share", format!("only derate takes a share, not {}", action.name())));
     }
     if work_order.is_some() && !matches!(action, CommandAction::Repair { .. }) {
         return Err(field("work_order", format!("only repair takes a work order, not {}", action.name())));

@@ -211,6 +211,11 @@ impl Ingestor {
                 }
                 continue;
             }
+            if source.starts_with(crate::command::COMMAND_PREFIX) || source.starts_with(crate::command::COMMAND_ACK_PREFIX) {
+                // The output side (commands to the plant and their acknowledgements), not data: acknowledged with
+                // the batch, stored nowhere here (the planner's audit log records them).
+                continue;
+            }
             match crate::payload::parse_message(source, payload, receive_ns) {
                 Err(e) => {
                     let field = match &e {

@@ -164,6 +164,10 @@ pub struct ClassBusiness {
     /// Derating levels the planner may consider (shares of rated load, e.g. 0.1 = run at 90 %).
     #[serde(default = "derates")]
     pub derate_levels: Vec<f64>,
+    /// Share of a derate that the line loses in output: 1 for a machine that paces the line (a conveyor, a
+    /// spindle's feed), less for auxiliaries with design margin (a coolant pump at 80 % speed still cools).
+    #[serde(default = "one_f")]
+    pub derate_throughput_loss: f64,
     /// Mean life of a new component at rated load, hours (prices the life thrown away by early replacement).
     pub mean_life_h: f64,
     /// Electrical power at rated load, kW.
@@ -175,6 +179,9 @@ pub struct ClassBusiness {
     pub stops_line: bool,
 }
 
+fn one_f() -> f64 {
+    1.0
+}
 fn three() -> f64 {
     3.0
 }
@@ -198,6 +205,24 @@ pub struct Business {
     pub windows: Vec<Window>,
     /// Autonomy rules ([`crate::policy`]).
     pub guardrails: Vec<crate::policy::Rule>,
+}
+
+/// A time in a business document: RFC 3339, or relative to when the document is loaded (`+36h`, `+3d`,
+/// `+90m`; for demos and tests — [`Business::resolve_relative`] turns them into absolute times).
+#[must_use]
+pub fn parse_when(s: &str, now_ns: i64) -> Option<i64> {
+    if let Some(rel) = s.trim().strip_prefix('+') {
+        let (num, unit) = rel.split_at(rel.find(|c: char| c.is_ascii_alphabetic())?);
+        let v: f64 = num.trim().parse().ok().filter(|v: &f64| v.is_finite() && *v >= 0.0)?;
+        let h = match unit {
+            "m" | "min" => v / 60.0,
+            "h" => v,
+            "d" => v * 24.0,
+            _ => return None,
+        };
+        return Some(now_ns + (h * NS_PER_H) as i64);
+    }
+    time::parse_rfc3339(s)
 }
 
 /// A window or order with its times parsed.
@@ -292,6 +317,9 @@ impl Business {
             if !(c.mean_life_h.is_finite() && c.mean_life_h > 0.0) {
                 bad.push(format!("{p}.mean_life_h = {}: must be > 0", c.mean_life_h));
             }
+            if !(c.derate_throughput_loss.is_finite() && (0.0..=1.0).contains(&c.derate_throughput_loss)) {
+                bad.push(format!("{p}.derate_throughput_loss = {}: must be in [0, 1]", c.derate_throughput_loss));
+            }
             if !(c.life_exponent.is_finite() && c.life_exponent >= 0.0) {
                 bad.push(format!("{p}.life_exponent = {}: must be >= 0", c.life_exponent));
             }
@@ -329,22 +357,89 @@ impl Business {
                 bad.push(format!("orders[{i}].line = '{}': no such line in [[lines]]", o.line));
             }
             nonneg(&mut bad, format!("orders[{i}].quantity"), o.quantity);
-            if time::parse_rfc3339(&o.due).is_none() {
-                bad.push(format!("orders[{i}].due = '{}': not an RFC 3339 time", o.due));
+            if parse_when(&o.due, 0).is_none() {
+                bad.push(format!("orders[{i}].due = '{}': not an RFC 3339 time (or +N h/d/m from now)", o.due));
             }
         }
         for (i, w) in self.windows.iter().enumerate() {
             if !lines.contains(w.line.as_str()) {
                 bad.push(format!("windows[{i}].line = '{}': no such line in [[lines]]", w.line));
             }
-            match (time::parse_rfc3339(&w.start), time::parse_rfc3339(&w.end)) {
+            match (parse_when(&w.start, 0), parse_when(&w.end, 0)) {
                 (Some(a), Some(b)) if a < b => {}
                 (Some(_), Some(_)) => bad.push(format!("windows[{i}]: end '{}' is not after start '{}'", w.end, w.start)),
-                _ => bad.push(format!("windows[{i}]: start/end '{}'/'{}' are not RFC 3339 times", w.start, w.end)),
+                _ => bad.push(format!(
+                    "windows[{i}]: start/end '{}'/'{}' are not RFC 3339 times (or +N h/d/m from now)",
+                    w.start, w.end
+                )),
             }
         }
         bad.extend(crate::policy::Policy::new(self.guardrails.clone()).problems());
         if bad.is_empty() { Ok(()) } else { Err(PlanError::Invalid(bad)) }
+    }
+
+    /// Rewrites relative times (`+72h`) as absolute RFC 3339 times from `now_ns`.
+    pub fn resolve_relative(&mut self, now_ns: i64) {
+        let fix = |s: &mut String| {
+            if s.trim_start().starts_with('+') {
+                if let Some(t) = parse_when(s, now_ns) {
+                    *s = time::format_rfc3339(t);
+                }
+            }
+        };
+        for o in &mut self.orders {
+            fix(&mut o.due);
+        }
+        for w in &mut self.windows {
+            fix(&mut w.start);
+            fix(&mut w.end);
+        }
+    }
+
+    /// The same business on a clock running `factor` times faster (the demo's accelerated wear): durations and
+    /// relative times divided by `factor`, per-hour costs multiplied by it (so a repair still costs what it
+    /// costs), and crews on duty around the clock (daily shift patterns do not compress). Absolute times are
+    /// kept.
+    pub fn accelerate(&mut self, factor: f64) {
+        if !(factor.is_finite() && factor > 0.0) {
+            return;
+        }
+        let rel = |s: &mut String| {
+            if let Some(h) = parse_when(s, 0).filter(|_| s.trim_start().starts_with('+')) {
+                *s = format!("+{}h", h as f64 / NS_PER_H / factor);
+            }
+        };
+        self.costs.late_penalty_per_h *= factor;
+        for l in &mut self.lines {
+            l.downtime_cost_per_h *= factor;
+            l.rate_per_h *= factor;
+            for r in &mut l.reroute {
+                r.cost_per_h *= factor;
+            }
+        }
+        for c in &mut self.classes {
+            c.planned_h /= factor;
+            c.corrective_h /= factor;
+            c.mean_life_h /= factor;
+            c.power_kw *= factor;
+        }
+        for c in &mut self.crews {
+            c.cost_per_h *= factor;
+            c.shifts = vec![Shift {
+                start_hour: 0.0,
+                end_hour: 24.0,
+            }];
+        }
+        for p in &mut self.parts {
+            p.lead_time_h /= factor;
+        }
+        for o in &mut self.orders {
+            rel(&mut o.due);
+        }
+        for w in &mut self.windows {
+            rel(&mut w.start);
+            rel(&mut w.end);
+        }
     }
 
     pub fn line(&self, id: &str) -> Option<&LineBusiness> {

@@ -66,8 +66,13 @@ pub trait Fleet {
 pub enum Policy {
     Reactive,
     /// Repair every asset after this share of its class's mean life (operating hours since renewal).
-    Preventive { life_fraction: f64 },
-    Predictive { threshold: f64, lead_h: f64 },
+    Preventive {
+        life_fraction: f64,
+    },
+    Predictive {
+        threshold: f64,
+        lead_h: f64,
+    },
     Prescriptive,
 }
 
@@ -176,7 +181,10 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
     let n = assets.len();
     let mut sim = Sim {
         business,
-        class: assets.iter().map(|a| business.classes.iter().position(|c| c.class == a.class).unwrap_or(0)).collect(),
+        class: assets
+            .iter()
+            .map(|a| business.classes.iter().position(|c| c.class == a.class).unwrap_or(0))
+            .collect(),
         line: assets.iter().map(|a| business.lines.iter().position(|l| l.id == a.line).unwrap_or(0)).collect(),
         jobs: Vec::new(),
         busy: business.crews.iter().map(|c| vec![0.0; c.size as usize]).collect(),
@@ -232,7 +240,11 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
             sim.m.failures += 1.0;
             // A queued planned job becomes the corrective one.
             sim.jobs.retain(|j| !(j.asset == a && j.running.is_none()));
-            sim.jobs.push(Job { asset: a, kind: JobKind::Corrective, running: None });
+            sim.jobs.push(Job {
+                asset: a,
+                kind: JobKind::Corrective,
+                running: None,
+            });
         }
         // Production, downtime, energy, holding.
         for (l, line) in business.lines.iter().enumerate() {
@@ -252,7 +264,10 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
             };
             let down_share = lost(&|a| down[a]);
             let failed_share = lost(&|a| down[a] && sim.jobs.iter().any(|j| j.asset == a && j.kind == JobKind::Corrective));
-            let slow = members.iter().map(|&a| derate[a]).fold(0.0, f64::max);
+            let slow = members
+                .iter()
+                .map(|&a| derate[a] * business.classes[sim.class[a]].derate_throughput_loss)
+                .fold(0.0, f64::max);
             let share = (1.0 - down_share) * (1.0 - slow);
             sim.m.total_cost += (1.0 - share) * cfg.dt_h * line.downtime_cost_per_h;
             sim.m.unplanned_downtime_hours += failed_share * cfg.dt_h;
@@ -281,7 +296,10 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
                 sim.m.total_cost += business.classes[sim.class[a]].power_kw * (1.0 - derate[a]) * cfg.dt_h * price;
             }
         }
-        let holding: f64 = business.parts.iter().zip(&sim.stock).map(|(p, &s)| p.unit_cost * f64::from(s)).sum::<f64>() * business.costs.parts_holding_rate_per_year * cfg.dt_h / HOURS_PER_YEAR;
+        let holding: f64 = business.parts.iter().zip(&sim.stock).map(|(p, &s)| p.unit_cost * f64::from(s)).sum::<f64>()
+            * business.costs.parts_holding_rate_per_year
+            * cfg.dt_h
+            / HOURS_PER_YEAR;
         sim.m.maintenance_cost += holding;
     }
     // Orders still open at the end and already overdue count as late.
@@ -304,7 +322,11 @@ fn start_jobs(fleet: &mut dyn Fleet, sim: &mut Sim<'_>, t: f64, now_ns: i64, dow
     for j in queue {
         let a = sim.jobs[j].asset;
         let class = &business.classes[sim.class[a]];
-        let parts: Vec<(usize, u32)> = class.parts.iter().filter_map(|u| business.parts.iter().position(|p| p.id == u.part).map(|p| (p, u.qty))).collect();
+        let parts: Vec<(usize, u32)> = class
+            .parts
+            .iter()
+            .filter_map(|u| business.parts.iter().position(|p| p.id == u.part).map(|p| (p, u.qty)))
+            .collect();
         if parts.iter().any(|&(p, q)| sim.stock[p] < q) {
             for &(p, q) in &parts {
                 reorder(sim, p, q, t);
@@ -328,7 +350,13 @@ fn start_jobs(fleet: &mut dyn Fleet, sim: &mut Sim<'_>, t: f64, now_ns: i64, dow
             reorder(sim, p, 0, t);
         }
         let labour = business.crews[c].cost_per_h * dur;
-        sim.m.maintenance_cost += parts_cost + labour + if kind == JobKind::Corrective { class.corrective_cost } else { class.planned_cost };
+        sim.m.maintenance_cost += parts_cost
+            + labour
+            + if kind == JobKind::Corrective {
+                class.corrective_cost
+            } else {
+                class.planned_cost
+            };
         if kind == JobKind::Planned {
             sim.m.planned_repairs += 1.0;
             sim.m.wasted_life += fleet.true_remaining_h(a);
@@ -371,14 +399,22 @@ fn decide(
         Policy::Preventive { life_fraction } => {
             for a in idle {
                 if fleet.age_h(a) >= life_fraction * sim.business.classes[sim.class[a]].mean_life_h {
-                    sim.jobs.push(Job { asset: a, kind: JobKind::Planned, running: None });
+                    sim.jobs.push(Job {
+                        asset: a,
+                        kind: JobKind::Planned,
+                        running: None,
+                    });
                 }
             }
         }
         Policy::Predictive { threshold, lead_h } => {
             for a in idle {
                 if fleet.predict(a).prob_before(lead_h, 1.0) >= threshold {
-                    sim.jobs.push(Job { asset: a, kind: JobKind::Planned, running: None });
+                    sim.jobs.push(Job {
+                        asset: a,
+                        kind: JobKind::Planned,
+                        running: None,
+                    });
                 }
             }
         }
@@ -392,7 +428,12 @@ fn decide(
                     derate[a] = 0.0;
                     continue;
                 }
-                inputs.push(AssetInput { id: assets[a].id.clone(), line: assets[a].line.clone(), class: assets[a].class.clone(), rul });
+                inputs.push(AssetInput {
+                    id: assets[a].id.clone(),
+                    line: assets[a].line.clone(),
+                    class: assets[a].class.clone(),
+                    rul,
+                });
                 index.push(a);
             }
             if inputs.is_empty() {
@@ -401,7 +442,12 @@ fn decide(
             let mut business = sim.business.clone();
             // What the ERP knows now: stock (with parts on order), open orders with what is left of them.
             for (p, part) in business.parts.iter_mut().enumerate() {
-                part.on_hand = sim.stock[p] + sim.on_order[p].iter().filter(|(at, _)| *at <= t + cfg.plan.slot_h).map(|(_, q)| *q).sum::<u32>();
+                part.on_hand = sim.stock[p]
+                    + sim.on_order[p]
+                        .iter()
+                        .filter(|(at, _)| *at <= t + cfg.plan.slot_h)
+                        .map(|(_, q)| *q)
+                        .sum::<u32>();
             }
             business.orders = orders
                 .iter()
@@ -416,18 +462,35 @@ fn decide(
                 })
                 .collect();
             business.windows.clear();
-            let Ok(problem) = Problem::new(now_ns, cfg.plan, business, inputs) else { return };
-            let solved = solve(&problem, SolveOptions { exact_max_binaries: 0, exact_time_limit_s: 0.0, local_time_limit_s: cfg.solve_limit_s });
+            let Ok(problem) = Problem::new(now_ns, cfg.plan, business, inputs) else {
+                return;
+            };
+            let solved = solve(
+                &problem,
+                SolveOptions {
+                    exact_max_binaries: 0,
+                    exact_time_limit_s: 0.0,
+                    local_time_limit_s: cfg.solve_limit_s,
+                },
+            );
             let plan = crate::plan::make_plan(&problem, &solved);
             for (i, action) in plan.actions.iter().enumerate() {
                 let a = index[i];
                 derate[a] = action.derate;
                 if action.kind == ActionKind::Maintain && action.start_ns.is_some_and(|s| s < now_ns + (cfg.plan.slot_h * NS_PER_H) as i64) {
-                    sim.jobs.push(Job { asset: a, kind: JobKind::Planned, running: None });
+                    sim.jobs.push(Job {
+                        asset: a,
+                        kind: JobKind::Planned,
+                        running: None,
+                    });
                 }
                 if action.order_parts {
                     let class = &sim.business.classes[sim.class[a]];
-                    let parts: Vec<(usize, u32)> = class.parts.iter().filter_map(|u| sim.business.parts.iter().position(|p| p.id == u.part).map(|p| (p, u.qty))).collect();
+                    let parts: Vec<(usize, u32)> = class
+                        .parts
+                        .iter()
+                        .filter_map(|u| sim.business.parts.iter().position(|p| p.id == u.part).map(|p| (p, u.qty)))
+                        .collect();
                     for (p, q) in parts {
                         reorder(sim, p, q, t);
                     }
@@ -459,8 +522,8 @@ pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
     let var = xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64;
     // Two-sided 97.5 % Student t quantiles for 1..=30 degrees of freedom, then the normal value.
     const T: [f64; 30] = [
-        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056,
-        2.052, 2.048, 2.045, 2.042,
+        12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080,
+        2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048, 2.045, 2.042,
     ];
     let t = T.get(n - 2).copied().unwrap_or(1.96);
     (mean, t * (var / n as f64).sqrt())
@@ -471,7 +534,13 @@ pub fn mean_ci(xs: &[f64]) -> (f64, f64) {
 ///
 /// # Errors
 /// The first error of `make`.
-pub fn tune<'f, E>(candidates: &[Policy], seeds: &[u64], business: &Business, cfg: &RunConfig, make: &mut dyn FnMut(u64) -> Result<Box<dyn Fleet + 'f>, E>) -> Result<(Policy, f64), E> {
+pub fn tune<'f, E>(
+    candidates: &[Policy],
+    seeds: &[u64],
+    business: &Business,
+    cfg: &RunConfig,
+    make: &mut dyn FnMut(u64) -> Result<Box<dyn Fleet + 'f>, E>,
+) -> Result<(Policy, f64), E> {
     let mut best = (candidates.first().copied().unwrap_or(Policy::Reactive), f64::INFINITY);
     for &p in candidates {
         let mut cost = 0.0;
@@ -490,8 +559,8 @@ pub fn tune<'f, E>(candidates: &[Policy], seeds: &[u64], business: &Business, cf
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::instance::classes;
     use crate::business::{Costs, Crew, LineBusiness, Part, Shift};
+    use crate::instance::classes;
 
     /// Lives drawn from a Weibull; the "twin" sees the true remaining life with 20 % log-normal noise.
     struct Toy {
@@ -504,8 +573,19 @@ mod tests {
     impl Toy {
         fn new(seed: u64, n: usize) -> Toy {
             let mut rng = SplitMix::new(seed);
-            let assets: Vec<FleetAsset> = (0..n).map(|i| FleetAsset { id: format!("m{i}"), line: format!("L{}", i % 2), class: "induction_motor".into() }).collect();
-            let mut t = Toy { assets, life: vec![0.0; n], age: vec![0.0; n], rng: SplitMix::new(seed ^ 7) };
+            let assets: Vec<FleetAsset> = (0..n)
+                .map(|i| FleetAsset {
+                    id: format!("m{i}"),
+                    line: format!("L{}", i % 2),
+                    class: "induction_motor".into(),
+                })
+                .collect();
+            let mut t = Toy {
+                assets,
+                life: vec![0.0; n],
+                age: vec![0.0; n],
+                rng: SplitMix::new(seed ^ 7),
+            };
             for a in 0..n {
                 t.renew(a);
                 t.age[a] = rng.range(0.0, 0.8) * t.life[a];
@@ -550,14 +630,54 @@ mod tests {
     fn business() -> Business {
         Business {
             costs: Costs::default(),
-            lines: (0..2).map(|l| LineBusiness { id: format!("L{l}"), downtime_cost_per_h: 1500.0, rate_per_h: 100.0, reroute: vec![] }).collect(),
+            lines: (0..2)
+                .map(|l| LineBusiness {
+                    id: format!("L{l}"),
+                    downtime_cost_per_h: 1500.0,
+                    rate_per_h: 100.0,
+                    reroute: vec![],
+                })
+                .collect(),
             classes: classes(),
-            crews: vec![Crew { id: "c".into(), skills: vec!["electrical".into()], size: 2, shifts: vec![Shift { start_hour: 6.0, end_hour: 22.0 }], cost_per_h: 60.0 }],
+            crews: vec![Crew {
+                id: "c".into(),
+                skills: vec!["electrical".into()],
+                size: 2,
+                shifts: vec![Shift {
+                    start_hour: 6.0,
+                    end_hour: 22.0,
+                }],
+                cost_per_h: 60.0,
+            }],
             parts: vec![
-                Part { id: "bearing_6309".into(), on_hand: 2, lead_time_h: 48.0, unit_cost: 180.0, order_cost: 150.0 },
-                Part { id: "pump_seal_kit".into(), on_hand: 0, lead_time_h: 96.0, unit_cost: 650.0, order_cost: 200.0 },
-                Part { id: "spindle_bearing_set".into(), on_hand: 0, lead_time_h: 120.0, unit_cost: 2400.0, order_cost: 300.0 },
-                Part { id: "drive_bearing_6205".into(), on_hand: 0, lead_time_h: 24.0, unit_cost: 60.0, order_cost: 80.0 },
+                Part {
+                    id: "bearing_6309".into(),
+                    on_hand: 2,
+                    lead_time_h: 48.0,
+                    unit_cost: 180.0,
+                    order_cost: 150.0,
+                },
+                Part {
+                    id: "pump_seal_kit".into(),
+                    on_hand: 0,
+                    lead_time_h: 96.0,
+                    unit_cost: 650.0,
+                    order_cost: 200.0,
+                },
+                Part {
+                    id: "spindle_bearing_set".into(),
+                    on_hand: 0,
+                    lead_time_h: 120.0,
+                    unit_cost: 2400.0,
+                    order_cost: 300.0,
+                },
+                Part {
+                    id: "drive_bearing_6205".into(),
+                    on_hand: 0,
+                    lead_time_h: 24.0,
+                    unit_cost: 60.0,
+                    order_cost: 80.0,
+                },
             ],
             orders: vec![],
             windows: vec![],
@@ -568,7 +688,11 @@ mod tests {
     #[test]
     fn predictive_and_prescriptive_policies_beat_running_to_failure() {
         let b = business();
-        let cfg = RunConfig { duration_h: 60.0 * 24.0, solve_limit_s: 0.2, ..RunConfig::default() };
+        let cfg = RunConfig {
+            duration_h: 60.0 * 24.0,
+            solve_limit_s: 0.2,
+            ..RunConfig::default()
+        };
         let run = |p: Policy| run_policy(&mut Toy::new(3, 8), &b, p, &cfg);
         let reactive = run(Policy::Reactive);
         let predictive = run(Policy::Predictive { threshold: 0.2, lead_h: 24.0 });

@@ -73,6 +73,7 @@ pub fn classes() -> Vec<ClassBusiness> {
         life_exponent: 3.0,
         derate_levels: vec![0.1, 0.2],
         mean_life_h: life,
+        derate_throughput_loss: 1.0,
         power_kw: kw,
         stops_line: true,
     };

@@ -4,7 +4,8 @@
 //! Rules come from the business file (`[[guardrails]]`) or the API. The most specific rule wins (a rule naming
 //! the class beats one for every class). Without any rule an action is recommended. Hard guardrails hold
 //! whatever the rules say:
-//! * an automatic derate never exceeds the rule's `max_derate` (default 20 %); a deeper one needs approval;
+//! * an automatic derate never exceeds the rule's `max_derate` (default 20 %): a deeper one is carried out up to
+//!   the limit and the rest needs approval;
 //! * a line is never stopped without approval: an automatic maintenance must lie inside a planned downtime window
 //!   of its line (or be on an asset that does not stop the line), and rules may demand windows for any action;
 //! * an automatic action needs a plan whose failure risk justified it; "run on" is never an action.
@@ -76,11 +77,13 @@ pub struct Proposed<'a> {
 }
 
 /// What to do with a proposed action.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "decision", rename_all = "snake_case")]
 pub enum Decision {
     /// Execute now, without a person.
     Execute { rule: String },
+    /// A derate deeper than the rule's automatic limit: execute the limit now, and ask a person about the rest.
+    ExecuteLimited { rule: String, share: f64, reason: String },
     /// Ask a person; `reason` says why it is not automatic.
     Approve { reason: String },
     /// Not proposed at all (autonomy off).

@@ -420,6 +420,8 @@ impl Problem {
     ) -> AssetOption {
         let rul = &self.assets[a].rul;
         let rate = (1.0 - d).powf(class.life_exponent);
+        // Output the line loses while the asset runs derated.
+        let dl = d * class.derate_throughput_loss;
         let t_end = slot.map_or(h, |s| self.slot_start_h(s));
         let n = rul.len().max(1) as f64;
         let mut cost = Breakdown::default();
@@ -443,23 +445,23 @@ impl Problem {
                     let stop = down * w * producing_at(t);
                     cost.corrective += weight * (class.corrective_cost + parts_cost + labour * class.corrective_h);
                     cost.downtime += weight * stop * line.cost_h;
-                    cost.derate += weight * d * t * w * line.cost_h;
+                    cost.derate += weight * dl * t * w * line.cost_h;
                     cons.downtime_h += weight * stop;
-                    cons.derate_loss_h += weight * d * t * w;
+                    cons.derate_loss_h += weight * dl * t * w;
                     cons.energy_kwh += weight * class.power_kw * ((1.0 - d) * t + (h - t - down).max(0.0));
                     for (k, o) in line.orders.iter().enumerate() {
                         if o.due_h > t {
-                            late[k] += weight * (stop.min((o.due_h - t) * w) + d * t * w);
+                            late[k] += weight * (stop.min((o.due_h - t) * w) + dl * t * w);
                         } else {
-                            late[k] += weight * d * o.due_h.max(0.0) * w;
+                            late[k] += weight * dl * o.due_h.max(0.0) * w;
                         }
                     }
                 }
                 None => {
-                    cost.derate += weight * d * t_end * w * line.cost_h;
-                    cons.derate_loss_h += weight * d * t_end * w;
+                    cost.derate += weight * dl * t_end * w * line.cost_h;
+                    cons.derate_loss_h += weight * dl * t_end * w;
                     for (k, o) in line.orders.iter().enumerate() {
-                        late[k] += weight * d * o.due_h.clamp(0.0, t_end) * w;
+                        late[k] += weight * dl * o.due_h.clamp(0.0, t_end) * w;
                     }
                     if slot.is_some() {
                         cost.planned += weight * (class.planned_cost + parts_cost);
@@ -647,6 +649,7 @@ fn unreachable_class(class: &str) -> crate::business::ClassBusiness {
         life_exponent: 3.0,
         derate_levels: Vec::new(),
         mean_life_h: 1.0,
+        derate_throughput_loss: 1.0,
         power_kw: 0.0,
         stops_line: true,
     }

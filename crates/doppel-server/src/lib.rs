@@ -11,6 +11,8 @@
 pub mod api;
 pub mod live;
 pub mod models;
+pub mod plan_api;
+pub mod prescribe;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -70,6 +72,12 @@ pub struct ServerConfig {
     pub max_future: Option<Duration>,
     /// Horizon of the failure probability, overriding the plant file's `predict.horizon_h` (None: keep it).
     pub prediction_horizon: Option<Duration>,
+    /// Business data for the prescriptive planner (None: no plans until `PUT /api/business`).
+    pub business: Option<doppel_plan::Business>,
+    /// Planner settings (slot, horizon, re-optimisation period, solver limits).
+    pub plan: prescribe::PlanSettings,
+    /// Webhook (a CMMS) that receives work orders as they change state.
+    pub webhook_url: Option<String>,
 }
 
 /// Shared state of the running server.
@@ -88,6 +96,8 @@ pub struct AppState {
     pub predict: Mutex<doppel_twin::predict::PredictionEngine>,
     /// The model version in use, if any.
     pub model: Mutex<Option<models::LoadedModel>>,
+    /// Plans, recommendations, work orders, executed actions and the audit log.
+    pub prescribe: Mutex<prescribe::Prescriber>,
 }
 
 /// A running server; dropping it does not stop the tasks (they end with the runtime).
@@ -123,6 +133,7 @@ pub fn build_state(
         applied_samples: Default::default(),
         predict: Mutex::new(predict),
         model: Mutex::new(None),
+        prescribe: Mutex::new(prescribe::Prescriber::new(doppel_plan::Business::default(), prescribe::PlanSettings::default())),
     });
     Ok((state, rx))
 }
@@ -149,6 +160,26 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     tokio::spawn(models::watch(state.clone(), registry));
     tokio::spawn(live::run_twins(state.clone(), committed));
     tokio::spawn(live::run_ticks(state.clone()));
+    let audit_dir = config.data_dir.join("audit");
+    let audit = tokio::task::spawn_blocking(move || doppel_store::audit::AuditLog::open(audit_dir.join("audit.log")))
+        .await
+        .map_err(|e| ServerError::Config(e.to_string()))?
+        .map_err(|e| ServerError::Config(format!("audit log: {e}")))?;
+    let webhook = match &config.webhook_url {
+        Some(u) => Some(doppel_ingest::webhook::Webhook::new(u, Duration::from_secs(5), 5).map_err(|e| ServerError::Config(format!("--webhook-url: {e}")))?),
+        None => None,
+    };
+    let (commands_tx, commands_rx) = tokio::sync::mpsc::unbounded_channel();
+    {
+        let mut p = state.prescribe.lock();
+        p.settings = config.plan.clone();
+        if let Some(b) = config.business.clone() {
+            p.set_business(b, time::now(), "system").map_err(|e| ServerError::Config(format!("business data: {e}")))?;
+        }
+        let adapter = (!matches!(config.mqtt, MqttMode::Disabled)).then_some(commands_tx);
+        p.connect(adapter, webhook, Some(audit));
+    }
+    tokio::spawn(prescribe::run(state.clone()));
 
     let mqtt_addr = match &config.mqtt {
         MqttMode::Embedded { listen } => {
@@ -161,14 +192,19 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
                 .map_err(|e| ServerError::Config(e.to_string()))??;
             let url = format!("mqtt://{}", broker.addr);
             spawn_mqtt_clients(&state, &url, &config.mqtt_client_id, config.mqtt_sessions);
+            tokio::spawn(prescribe::run_command_adapter(state.clone(), url, format!("{}-commands", config.mqtt_client_id), commands_rx));
             Some(broker.addr)
         }
         MqttMode::External { url } => {
             doppel_ingest::mqtt::parse_mqtt_url(url)?;
             spawn_mqtt_clients(&state, url, &config.mqtt_client_id, config.mqtt_sessions);
+            tokio::spawn(prescribe::run_command_adapter(state.clone(), url.clone(), format!("{}-commands", config.mqtt_client_id), commands_rx));
             None
         }
-        MqttMode::Disabled => None,
+        MqttMode::Disabled => {
+            drop(commands_rx);
+            None
+        }
     };
     if !matches!(config.mqtt, MqttMode::Disabled) {
         // Publishers started right after us must not race our subscription.

@@ -126,6 +126,7 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
     while rx.recv_many(&mut batch, 256).await > 0 {
         let mut derived: Vec<doppel_ingest::payload::RawSample> = Vec::new();
         let mut predicted: Vec<doppel_ingest::payload::RawSample> = Vec::new();
+        let mut maintained: Vec<(String, Option<String>, bool, i64)> = Vec::new();
         let mut events: Vec<TwinEvent> = Vec::new();
         let mut live: Vec<String> = Vec::new();
         {
@@ -182,6 +183,7 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
                         if record.kind.renews() {
                             predict.renew(asset);
                         }
+                        maintained.push((plant.assets[asset].id.clone(), record.work_order.clone(), record.kind.renews(), ts_ns));
                         if let Ok(j) = serde_json::to_string(&LiveMaintenance {
                             asset: &plant.assets[asset].id,
                             ts: ts_ns,
@@ -194,6 +196,12 @@ pub async fn run_twins(state: Arc<AppState>, mut rx: UnboundedReceiver<Committed
             }
             drop(twins);
             drop(predict);
+            if !maintained.is_empty() {
+                let mut p = state.prescribe.lock();
+                for (asset, wo, renews, ts) in maintained.drain(..) {
+                    p.on_maintenance(&asset, wo.as_deref(), renews, ts);
+                }
+            }
             if !predicted.is_empty() {
                 // Predictions are stored like any signal (durable, then back here as committed samples).
                 submit_derived(&state, "prediction", predicted);

@@ -392,6 +392,9 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
         retention: None,
         max_future: Some(Duration::from_secs(86_400)),
         prediction_horizon: None,
+        business: None,
+        plan: doppel_server::prescribe::PlanSettings::default(),
+        webhook_url: None,
     })
     .await?;
     let state = running.state.clone();

@@ -60,6 +60,8 @@ enum Command {
     /// Predictive models: RUL on NASA C-MAPSS; train, evaluate and list the plant's models (RUL with interval,
     /// failure probability, health index, anomaly detection).
     Learn(learn::LearnArgs),
+    /// The audit log of decisions and actions (approvals, automatic actions, commands, work orders).
+    Audit(AuditArgs),
 }
 
 #[derive(Args, Clone)]
@@ -107,6 +109,24 @@ struct ServerArgs {
     /// each asset type's `predict.horizon_h` in the plant file).
     #[arg(long)]
     prediction_horizon_h: Option<f64>,
+    /// Business data for the prescriptive planner (TOML: lines and downtime costs, orders, crews, spare parts,
+    /// downtime windows, maintenance facts per asset type, guardrails; see docs/plan.md). The demo uses
+    /// plants/example-business.toml on its accelerated clock; serve plans nothing without it until
+    /// PUT /api/business.
+    #[arg(long)]
+    business: Option<PathBuf>,
+    /// Seconds between re-optimisations of the maintenance plan (a change of orders or inventory re-plans at once).
+    #[arg(long, default_value_t = 60.0)]
+    plan_every_s: f64,
+    /// Planning slot (a shift), hours (the demo divides it by its wear acceleration).
+    #[arg(long, default_value_t = 8.0)]
+    plan_slot_h: f64,
+    /// Planning horizon, hours (the demo divides it by its wear acceleration).
+    #[arg(long, default_value_t = 336.0)]
+    plan_horizon_h: f64,
+    /// Webhook (http://) that receives work orders as they are scheduled, started and completed (a CMMS).
+    #[arg(long)]
+    webhook_url: Option<String>,
 }
 
 #[derive(Args)]
@@ -150,6 +170,58 @@ struct ServeArgs {
 }
 
 #[derive(Args)]
+struct AuditArgs {
+    #[command(subcommand)]
+    what: AuditCommand,
+}
+
+#[derive(clap::Subcommand)]
+enum AuditCommand {
+    /// Checks the hash chain of {data-dir}/audit/audit.log: every record's hash and its link to the one before.
+    /// Exits 1 naming the first bad line when a record was changed, inserted, removed or reordered.
+    Verify {
+        /// Data directory of the server.
+        #[arg(long, default_value = "doppel-data")]
+        data_dir: PathBuf,
+    },
+    /// Prints the audit records as JSON lines (from --since, a sequence number).
+    Show {
+        #[arg(long, default_value = "doppel-data")]
+        data_dir: PathBuf,
+        #[arg(long, default_value_t = 0)]
+        since: u64,
+    },
+}
+
+fn audit(a: &AuditArgs) -> Result<()> {
+    match &a.what {
+        AuditCommand::Verify { data_dir } => {
+            let path = data_dir.join("audit").join("audit.log");
+            match doppel_store::audit::verify(&path) {
+                Ok(r) => {
+                    println!("{}: {} records, hash chain intact (last hash {})", path.display(), r.records, r.last_hash);
+                    println!("keep the last hash elsewhere to detect records removed from the end");
+                    Ok(())
+                }
+                Err(e) => {
+                    eprintln!("{}: {e}", path.display());
+                    std::process::exit(1);
+                }
+            }
+        }
+        AuditCommand::Show { data_dir, since } => {
+            let path = data_dir.join("audit").join("audit.log");
+            for r in doppel_store::audit::read(&path).with_context(|| format!("cannot read {}", path.display()))? {
+                if r.seq >= *since {
+                    println!("{}", serde_json::to_string(&r)?);
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[derive(Args)]
 struct CheckArgs {
     /// Plant file to validate.
     plant: PathBuf,
@@ -167,6 +239,7 @@ fn main() -> Result<()> {
         Command::Bench(a) => bench::run(a),
         Command::Diagnose(a) => diagnose::run(a),
         Command::Learn(a) => learn::run(a),
+        Command::Audit(a) => audit(&a),
         Command::Sim(a) => runtime()?.block_on(simrun::run(a)),
         Command::Serve(a) => runtime()?.block_on(serve(a)),
         Command::Demo(a) => runtime()?.block_on(demo(a)),
@@ -246,8 +319,46 @@ fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
             Some(h) => bail!("--prediction-horizon-h must be a positive number of hours, not {h}"),
             None => None,
         },
+        business: match &a.business {
+            Some(p) => Some(doppel_plan::Business::load(p)?),
+            None => None,
+        },
+        plan: plan_settings(a, 1.0)?,
+        webhook_url: a.webhook_url.clone(),
     })
 }
+
+/// Planner settings from the command line, on a clock `accel` times faster than real time.
+fn plan_settings(a: &ServerArgs, accel: f64) -> Result<doppel_server::prescribe::PlanSettings> {
+    for (name, v) in [
+        ("--plan-every-s", a.plan_every_s),
+        ("--plan-slot-h", a.plan_slot_h),
+        ("--plan-horizon-h", a.plan_horizon_h),
+    ] {
+        if !(v.is_finite() && v > 0.0) {
+            bail!("{name} must be a positive number, not {v}");
+        }
+    }
+    if a.plan_horizon_h < a.plan_slot_h {
+        bail!("--plan-horizon-h ({}) must be at least --plan-slot-h ({})", a.plan_horizon_h, a.plan_slot_h);
+    }
+    Ok(doppel_server::prescribe::PlanSettings {
+        config: doppel_plan::PlanConfig {
+            slot_h: a.plan_slot_h / accel,
+            horizon_h: a.plan_horizon_h / accel,
+        },
+        every: std::time::Duration::from_secs_f64(a.plan_every_s),
+        solve: doppel_plan::SolveOptions {
+            exact_max_binaries: 400,
+            exact_time_limit_s: 2.0,
+            local_time_limit_s: 2.0,
+        },
+        rul_scale: 1.0,
+    })
+}
+
+/// The example plant's business data (plants/example-business.toml), bundled.
+const EXAMPLE_BUSINESS: &str = include_str!("../../../plants/example-business.toml");
 
 /// `preferred` if it is free, else a free port chosen by the OS.
 fn free_port_or(ip: IpAddr, preferred: u16) -> Result<u16> {
@@ -276,6 +387,22 @@ async fn demo(a: DemoArgs) -> Result<()> {
     if config.prediction_horizon.is_none() {
         // Wear runs `wear_acceleration` times faster than real time: a horizon of minutes here is days of real wear.
         config.prediction_horizon = Some(std::time::Duration::from_secs_f64(DEMO_HORIZON_H * 3600.0));
+    }
+    // The planner runs on the demo's accelerated clock: shifts, repairs, lead times and due dates shrink by the
+    // wear acceleration (costs per hour grow by it), and it re-plans every few seconds.
+    let mut business = match &a.server.business {
+        Some(p) => doppel_plan::Business::load(p)?,
+        None => doppel_plan::Business::parse_toml(EXAMPLE_BUSINESS).context("bundled plants/example-business.toml")?,
+    };
+    // At --speed s the simulated clock also runs s times faster than the planner's wall clock.
+    let speed = if a.speed > 0.0 { a.speed } else { 1.0 };
+    let clock = a.wear_acceleration * speed;
+    business.accelerate(clock);
+    config.business = Some(business);
+    config.plan = plan_settings(&a.server, clock)?;
+    config.plan.rul_scale = speed;
+    if a.server.plan_every_s == 60.0 {
+        config.plan.every = std::time::Duration::from_secs(5);
     }
     let running = doppel_server::start(config).await?;
     announce(&running);

@@ -17,9 +17,9 @@ use std::sync::Arc;
 
 use anyhow::{Context, Result, bail};
 use doppel_model::Plant;
+use doppel_plan::RulDist;
 use doppel_plan::business::{Business, Costs, Crew, LineBusiness, Part, Shift};
 use doppel_plan::fleet::{Fleet, FleetAsset};
-use doppel_plan::RulDist;
 use doppel_sim::{PlantSim, SimConfig, TruthKind};
 use doppel_twin::predict::{PlantModels, PredictionEngine, TrainConfig, TrainingSetBuilder, train_plant_models};
 use doppel_twin::residuals::ResidualEngine;
@@ -66,10 +66,16 @@ impl PlantSource {
         let cfg = sim_config(7_777, wear, Some(4.0 * 3600.0));
         let mut sim = PlantSim::new(&plant, cfg).context("cannot simulate this plant")?;
         let (residuals, _) = ResidualEngine::new(&plant);
-        let mut sink = WithResiduals { residuals, inner: TrainingSetBuilder::new(&plant) };
+        let mut sink = WithResiduals {
+            residuals,
+            inner: TrainingSetBuilder::new(&plant),
+        };
         let steps = (TRAIN_DAYS * 86_400.0 / SIM_STEP_S) as usize;
         let bar = indicatif::ProgressBar::new(steps as u64);
-        bar.set_style(indicatif::ProgressStyle::with_template("{spinner} training history [{bar:40}] {percent}% eta {eta}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()));
+        bar.set_style(
+            indicatif::ProgressStyle::with_template("{spinner} training history [{bar:40}] {percent}% eta {eta}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+        );
         let index = signal_index(&plant, &mut sim);
         let mut failures: BTreeMap<String, usize> = BTreeMap::new();
         for k in 0..steps {
@@ -86,7 +92,11 @@ impl PlantSource {
         }
         bar.finish_and_clear();
         let lives = sink.inner.finish();
-        let tc = TrainConfig { cap_h: CAP_H, prognostics: plant_prognostics(), anomaly: doppel_learn::anomaly::AnomalyConfig::default() };
+        let tc = TrainConfig {
+            cap_h: CAP_H,
+            prognostics: plant_prognostics(),
+            anomaly: doppel_learn::anomaly::AnomalyConfig::default(),
+        };
         let (models, problems) = train_plant_models(&plant, &lives, &tc);
         for p in &problems {
             tracing::warn!(asset_type = %p.asset_type, reason = %p.reason, "no model for this type");
@@ -100,7 +110,13 @@ impl PlantSource {
             let f = failures.get(ty).copied().unwrap_or(0).max(1) as f64;
             mean_life_h.insert(ty.clone(), TRAIN_DAYS * 24.0 * n / f);
         }
-        Ok(PlantSource { plant, models, wear, mean_life_h, train_seconds: started.elapsed().as_secs_f64() })
+        Ok(PlantSource {
+            plant,
+            models,
+            wear,
+            mean_life_h,
+            train_seconds: started.elapsed().as_secs_f64(),
+        })
     }
 
     pub fn label(&self) -> String {
@@ -121,7 +137,16 @@ impl PlantSource {
             .iter()
             .enumerate()
             .filter(|(_, a)| self.models.types.contains_key(&a.type_id))
-            .map(|(i, a)| (i, FleetAsset { id: a.id.clone(), line: a.line.clone(), class: a.type_id.clone() }))
+            .map(|(i, a)| {
+                (
+                    i,
+                    FleetAsset {
+                        id: a.id.clone(),
+                        line: a.line.clone(),
+                        class: a.type_id.clone(),
+                    },
+                )
+            })
             .collect()
     }
 
@@ -151,15 +176,66 @@ impl PlantSource {
                 .collect(),
             classes,
             crews: vec![
-                Crew { id: "early".into(), skills: vec!["mechanical".into(), "electrical".into()], size: 2, shifts: vec![Shift { start_hour: 6.0, end_hour: 14.0 }], cost_per_h: 70.0 },
-                Crew { id: "late".into(), skills: vec!["mechanical".into()], size: 1, shifts: vec![Shift { start_hour: 14.0, end_hour: 22.0 }], cost_per_h: 75.0 },
-                Crew { id: "night".into(), skills: vec!["electrical".into()], size: 1, shifts: vec![Shift { start_hour: 22.0, end_hour: 6.0 }], cost_per_h: 95.0 },
+                Crew {
+                    id: "early".into(),
+                    skills: vec!["mechanical".into(), "electrical".into()],
+                    size: 2,
+                    shifts: vec![Shift {
+                        start_hour: 6.0,
+                        end_hour: 14.0,
+                    }],
+                    cost_per_h: 70.0,
+                },
+                Crew {
+                    id: "late".into(),
+                    skills: vec!["mechanical".into()],
+                    size: 1,
+                    shifts: vec![Shift {
+                        start_hour: 14.0,
+                        end_hour: 22.0,
+                    }],
+                    cost_per_h: 75.0,
+                },
+                Crew {
+                    id: "night".into(),
+                    skills: vec!["electrical".into()],
+                    size: 1,
+                    shifts: vec![Shift {
+                        start_hour: 22.0,
+                        end_hour: 6.0,
+                    }],
+                    cost_per_h: 95.0,
+                },
             ],
             parts: vec![
-                Part { id: "bearing_6309".into(), on_hand: 2, lead_time_h: 48.0, unit_cost: 180.0, order_cost: 150.0 },
-                Part { id: "pump_seal_kit".into(), on_hand: 1, lead_time_h: 96.0, unit_cost: 650.0, order_cost: 200.0 },
-                Part { id: "spindle_bearing_set".into(), on_hand: 1, lead_time_h: 120.0, unit_cost: 2_400.0, order_cost: 300.0 },
-                Part { id: "drive_bearing_6205".into(), on_hand: 2, lead_time_h: 24.0, unit_cost: 60.0, order_cost: 80.0 },
+                Part {
+                    id: "bearing_6309".into(),
+                    on_hand: 2,
+                    lead_time_h: 48.0,
+                    unit_cost: 180.0,
+                    order_cost: 150.0,
+                },
+                Part {
+                    id: "pump_seal_kit".into(),
+                    on_hand: 1,
+                    lead_time_h: 96.0,
+                    unit_cost: 650.0,
+                    order_cost: 200.0,
+                },
+                Part {
+                    id: "spindle_bearing_set".into(),
+                    on_hand: 1,
+                    lead_time_h: 120.0,
+                    unit_cost: 2_400.0,
+                    order_cost: 300.0,
+                },
+                Part {
+                    id: "drive_bearing_6205".into(),
+                    on_hand: 2,
+                    lead_time_h: 24.0,
+                    unit_cost: 60.0,
+                    order_cost: 80.0,
+                },
             ],
             orders: Vec::new(),
             windows: Vec::new(),
@@ -194,7 +270,15 @@ impl PlantSource {
 }
 
 fn sim_config(seed: u64, wear: f64, mttr_s: Option<f64>) -> SimConfig {
-    SimConfig { seed, step_s: SIM_STEP_S, wear_acceleration: wear, initial_wear: true, mttr_s, waveform_every_s: 0.0, ..SimConfig::default() }
+    SimConfig {
+        seed,
+        step_s: SIM_STEP_S,
+        wear_acceleration: wear,
+        initial_wear: true,
+        mttr_s,
+        waveform_every_s: 0.0,
+        ..SimConfig::default()
+    }
 }
 
 /// Plant signal index of every reading of a tick (readings come in plant order, values in signal order).
@@ -305,4 +389,3 @@ impl Fleet for PlantFleet {
         WASTE_MAX_H
     }
 }
-

@@ -85,11 +85,21 @@ const NOW: i64 = 1_767_225_600_000_000_000;
 
 /// `doppel bench plan`.
 pub fn bench_plan(a: &PlanBenchArgs) -> Result<()> {
-    println!("optimality gap: local search vs exact MILP (good_lp + microlp) on {} instances of {} assets, 2 lines, 2 crews, 72 h in 8-h slots", a.gap_instances, a.gap_assets);
+    println!(
+        "optimality gap: local search vs exact MILP (good_lp + microlp) on {} instances of {} assets, 2 lines, 2 crews, 72 h in 8-h slots",
+        a.gap_instances, a.gap_assets
+    );
     let mut gaps = Vec::new();
     let (mut t_exact, mut t_local, mut unproven) = (0.0, 0.0, 0);
     for seed in 0..a.gap_instances {
-        let size = InstanceSize { assets: a.gap_assets, lines: 2, crews: 2, horizon_h: 72.0, scenarios: 16, degrading: 0.9 };
+        let size = InstanceSize {
+            assets: a.gap_assets,
+            lines: 2,
+            crews: 2,
+            horizon_h: 72.0,
+            scenarios: 16,
+            degrading: 0.9,
+        };
         let (business, assets) = random(seed, size, NOW);
         let p = Problem::new(NOW, PlanConfig { slot_h: 8.0, horizon_h: 72.0 }, business, assets)?;
         let exact = solve_milp(&p, Duration::from_secs(60), None)?;
@@ -114,10 +124,25 @@ pub fn bench_plan(a: &PlanBenchArgs) -> Result<()> {
         t_exact / gaps.len() as f64,
         t_local / gaps.len() as f64
     );
-    let size = InstanceSize { assets: a.assets, lines: (a.assets / 25).max(1), crews: a.crews, horizon_h: a.days * 24.0, scenarios: 40, degrading: 0.45 };
+    let size = InstanceSize {
+        assets: a.assets,
+        lines: (a.assets / 25).max(1),
+        crews: a.crews,
+        horizon_h: a.days * 24.0,
+        scenarios: 40,
+        degrading: 0.45,
+    };
     let (business, assets) = random(1, size, NOW);
     let started = Instant::now();
-    let p = Problem::new(NOW, PlanConfig { slot_h: 8.0, horizon_h: a.days * 24.0 }, business, assets)?;
+    let p = Problem::new(
+        NOW,
+        PlanConfig {
+            slot_h: 8.0,
+            horizon_h: a.days * 24.0,
+        },
+        business,
+        assets,
+    )?;
     let build = started.elapsed().as_secs_f64();
     let solved = solve_local(&p, Duration::from_secs_f64(a.limit_s));
     let options: usize = p.options.iter().map(Vec::len).sum();
@@ -143,12 +168,23 @@ pub fn bench_policy(a: &PolicyArgs) -> Result<()> {
     if a.seeds == 0 || a.tune_seeds == 0 {
         bail!("--seeds and --tune-seeds must be at least 1");
     }
-    let cfg = RunConfig { duration_h: a.days * 24.0, solve_limit_s: a.solve_limit_s, ..RunConfig::default() };
+    let cfg = RunConfig {
+        duration_h: a.days * 24.0,
+        solve_limit_s: a.solve_limit_s,
+        ..RunConfig::default()
+    };
     match &a.cmapss {
         Some(dir) => {
             let source = CmapssSource::load(dir, &a.subset, a.cycle_h)?;
             let business = cmapss_business(a.assets, source.mean_life_h);
-            let label = format!("C-MAPSS {} ({} training units for the model, {} replayed; {} assets, {} h per cycle)", a.subset, source.trained_on, source.pool.len(), a.assets, a.cycle_h);
+            let label = format!(
+                "C-MAPSS {} ({} training units for the model, {} replayed; {} assets, {} h per cycle)",
+                a.subset,
+                source.trained_on,
+                source.pool.len(),
+                a.assets,
+                a.cycle_h
+            );
             let mut make = |seed: u64| -> Result<Box<dyn Fleet + '_>> { Ok(Box::new(CmapssFleet::new(&source, a.assets, seed))) };
             compare(a, &cfg, &business, &label, &mut make)
         }
@@ -165,10 +201,20 @@ pub fn bench_policy(a: &PolicyArgs) -> Result<()> {
 fn compare<'f>(a: &PolicyArgs, cfg: &RunConfig, business: &Business, label: &str, make: &mut dyn FnMut(u64) -> Result<Box<dyn Fleet + 'f>>) -> Result<()> {
     let tune_seeds: Vec<u64> = (1000..1000 + a.tune_seeds).collect();
     let eval_seeds: Vec<u64> = (1..=a.seeds).collect();
-    let intervals: Vec<Policy> = [0.25, 0.35, 0.45, 0.55, 0.7, 0.85, 1.0].iter().map(|&f| Policy::Preventive { life_fraction: f }).collect();
+    let intervals: Vec<Policy> = [0.25, 0.35, 0.45, 0.55, 0.7, 0.85, 1.0]
+        .iter()
+        .map(|&f| Policy::Preventive { life_fraction: f })
+        .collect();
     let lead_h = 2.0 * cfg.plan.slot_h + 24.0;
-    let thresholds: Vec<Policy> = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5].iter().map(|&t| Policy::Predictive { threshold: t, lead_h }).collect();
-    let bar = if a.json { ProgressBar::hidden() } else { ProgressBar::new((tune_seeds.len() * (intervals.len() + thresholds.len()) + 4 * eval_seeds.len()) as u64) };
+    let thresholds: Vec<Policy> = [0.02, 0.05, 0.1, 0.2, 0.35, 0.5]
+        .iter()
+        .map(|&t| Policy::Predictive { threshold: t, lead_h })
+        .collect();
+    let bar = if a.json {
+        ProgressBar::hidden()
+    } else {
+        ProgressBar::new((tune_seeds.len() * (intervals.len() + thresholds.len()) + 4 * eval_seeds.len()) as u64)
+    };
     bar.set_style(ProgressStyle::with_template("{bar:40} {pos}/{len} runs {elapsed} {msg}").unwrap_or_else(|_| ProgressStyle::default_bar()));
     let started = Instant::now();
     let mut tuned = |cands: &[Policy], what: &str| {
@@ -208,7 +254,11 @@ fn compare<'f>(a: &PolicyArgs, cfg: &RunConfig, business: &Business, label: &str
     let paired = |f: fn(&Metrics) -> f64| {
         let pre = &results[1].1;
         let rx = &results[3].1;
-        let r: Vec<f64> = pre.iter().zip(rx).map(|(a, b)| if f(a).abs() > 1e-9 { 1.0 - f(b) / f(a) } else { 0.0 }).collect();
+        let r: Vec<f64> = pre
+            .iter()
+            .zip(rx)
+            .map(|(a, b)| if f(a).abs() > 1e-9 { 1.0 - f(b) / f(a) } else { 0.0 })
+            .collect();
         mean_ci(&r)
     };
     let reductions = [
@@ -250,7 +300,12 @@ fn compare<'f>(a: &PolicyArgs, cfg: &RunConfig, business: &Business, label: &str
         return Ok(());
     }
     println!("policy benchmark — {label}");
-    println!("{} days per run, {} evaluation seeds (tuning on {} other seeds); mean ± 95 % CI", a.days, eval_seeds.len(), tune_seeds.len());
+    println!(
+        "{} days per run, {} evaluation seeds (tuning on {} other seeds); mean ± 95 % CI",
+        a.days,
+        eval_seeds.len(),
+        tune_seeds.len()
+    );
     println!(
         "  tuned: preventive after {:.0} % of the class's mean life in operation; predictive when P(failure within {:.0} h) ≥ {}",
         match preventive {
@@ -311,14 +366,23 @@ impl CmapssSource {
         let data = doppel_learn::cmapss::load_subset(dir, subset).with_context(|| format!("C-MAPSS {subset} in {}", dir.display()))?;
         let all: Vec<Trajectory> = data.train.iter().map(|u| u.to_trajectory(true)).collect();
         if all.len() < 8 {
-            bail!("C-MAPSS {subset}: {} training units; need at least 8 to split into model and fleet halves", all.len());
+            bail!(
+                "C-MAPSS {subset}: {} training units; need at least 8 to split into model and fleet halves",
+                all.len()
+            );
         }
         let (train, pool): (Vec<_>, Vec<_>) = all.into_iter().enumerate().partition(|(i, _)| i % 2 == 0);
         let train: Vec<Trajectory> = train.into_iter().map(|(_, t)| t).collect();
         let pool: Vec<Trajectory> = pool.into_iter().map(|(_, t)| t).collect();
         let model = Prognostics::train(&train, &PrognosticsConfig::default()).context("training the RUL model on half of the training units")?;
         let mean_life_h = train.iter().map(|t| t.len() as f64).sum::<f64>() / train.len() as f64 * cycle_h;
-        Ok(CmapssSource { trained_on: train.len(), model, pool, cycle_h, mean_life_h })
+        Ok(CmapssSource {
+            trained_on: train.len(),
+            model,
+            pool,
+            cycle_h,
+            mean_life_h,
+        })
     }
 }
 
@@ -328,7 +392,14 @@ fn cmapss_business(assets: usize, mean_life_h: f64) -> Business {
     let lines = assets.div_ceil(5).max(1);
     Business {
         costs: Costs::default(),
-        lines: (0..lines).map(|l| LineBusiness { id: format!("L{l}"), downtime_cost_per_h: 1_500.0, rate_per_h: 100.0, reroute: Vec::new() }).collect(),
+        lines: (0..lines)
+            .map(|l| LineBusiness {
+                id: format!("L{l}"),
+                downtime_cost_per_h: 1_500.0,
+                rate_per_h: 100.0,
+                reroute: Vec::new(),
+            })
+            .collect(),
         classes: vec![ClassBusiness {
             class: "turbofan".into(),
             skill: "mechanical".into(),
@@ -336,19 +407,56 @@ fn cmapss_business(assets: usize, mean_life_h: f64) -> Business {
             corrective_h: 30.0,
             planned_cost: 2_000.0,
             corrective_cost: 20_000.0,
-            parts: vec![PartUse { part: "engine_module".into(), qty: 1 }],
+            parts: vec![PartUse {
+                part: "engine_module".into(),
+                qty: 1,
+            }],
             life_exponent: 3.0,
             derate_levels: vec![0.1, 0.2],
             mean_life_h,
+            derate_throughput_loss: 1.0,
             power_kw: 0.0,
             stops_line: true,
         }],
         crews: vec![
-            Crew { id: "day-a".into(), skills: vec!["mechanical".into()], size: 2, shifts: vec![Shift { start_hour: 6.0, end_hour: 14.0 }], cost_per_h: 70.0 },
-            Crew { id: "day-b".into(), skills: vec!["mechanical".into()], size: 1, shifts: vec![Shift { start_hour: 14.0, end_hour: 22.0 }], cost_per_h: 75.0 },
-            Crew { id: "night".into(), skills: vec!["mechanical".into()], size: 1, shifts: vec![Shift { start_hour: 22.0, end_hour: 6.0 }], cost_per_h: 95.0 },
+            Crew {
+                id: "day-a".into(),
+                skills: vec!["mechanical".into()],
+                size: 2,
+                shifts: vec![Shift {
+                    start_hour: 6.0,
+                    end_hour: 14.0,
+                }],
+                cost_per_h: 70.0,
+            },
+            Crew {
+                id: "day-b".into(),
+                skills: vec!["mechanical".into()],
+                size: 1,
+                shifts: vec![Shift {
+                    start_hour: 14.0,
+                    end_hour: 22.0,
+                }],
+                cost_per_h: 75.0,
+            },
+            Crew {
+                id: "night".into(),
+                skills: vec!["mechanical".into()],
+                size: 1,
+                shifts: vec![Shift {
+                    start_hour: 22.0,
+                    end_hour: 6.0,
+                }],
+                cost_per_h: 95.0,
+            },
         ],
-        parts: vec![Part { id: "engine_module".into(), on_hand: (assets / 10).max(1) as u32, lead_time_h: 96.0, unit_cost: 4_000.0, order_cost: 300.0 }],
+        parts: vec![Part {
+            id: "engine_module".into(),
+            on_hand: (assets / 10).max(1) as u32,
+            lead_time_h: 96.0,
+            unit_cost: 4_000.0,
+            order_cost: 300.0,
+        }],
         orders: Vec::new(),
         windows: Vec::new(),
         guardrails: Vec::new(),
@@ -374,7 +482,13 @@ const QUANTILES: usize = 40;
 
 impl<'s> CmapssFleet<'s> {
     fn new(src: &'s CmapssSource, n: usize, seed: u64) -> CmapssFleet<'s> {
-        let assets = (0..n).map(|i| FleetAsset { id: format!("E{i:03}"), line: format!("L{}", i / 5), class: "turbofan".into() }).collect();
+        let assets = (0..n)
+            .map(|i| FleetAsset {
+                id: format!("E{i:03}"),
+                line: format!("L{}", i / 5),
+                class: "turbofan".into(),
+            })
+            .collect();
         let mut f = CmapssFleet {
             src,
             assets,

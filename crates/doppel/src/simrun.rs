@@ -294,6 +294,8 @@ const REMEMBERED_COMMANDS: usize = 4096;
 struct CommandExecutor {
     /// Assets stopped by a `stop` command, with the load to restore on `start`.
     stopped: HashMap<String, f64>,
+    /// Normal load of assets derated by a `derate` command (restored by a derate of 0).
+    normal: HashMap<String, f64>,
     /// Repairs commanded since the last step, by asset (their `Repaired` truth events come in the next tick).
     repairs: HashMap<String, RepairCommand>,
     /// Acknowledgements of recent commands by (asset, id), oldest first in `order`.
@@ -373,8 +375,9 @@ impl CommandExecutor {
         match &cmd.action {
             CommandAction::SetLoad { load } => {
                 sim.set_load(asset, *load)?;
-                // An explicit load also ends a commanded stop.
+                // An explicit load also ends a commanded stop or derate.
                 self.stopped.remove(asset);
+                self.normal.remove(asset);
                 Ok(format!("load set to {load}"))
             }
             CommandAction::Repair { work_order } => {
@@ -390,6 +393,21 @@ impl CommandExecutor {
                     Some(wo) => format!("repaired under work order {wo}"),
                     None => "repaired".to_string(),
                 })
+            }
+            CommandAction::Derate { share } => {
+                let normal = match self.normal.get(asset) {
+                    Some(l) => *l,
+                    None => sim.load(asset)?,
+                };
+                let load = normal * (1.0 - share);
+                sim.set_load(asset, load)?;
+                if *share > 0.0 {
+                    self.normal.insert(asset.to_string(), normal);
+                    Ok(format!("derated by {:.0} %: load {load:.3} of normal {normal:.3}", share * 100.0))
+                } else {
+                    self.normal.remove(asset);
+                    Ok(format!("normal load {normal:.3} restored"))
+                }
             }
             CommandAction::Stop => {
                 let load = sim.load(asset)?;
