@@ -148,13 +148,19 @@ impl Policy {
                 if p.action == ActionType::Derate {
                     let limit = rule.max_derate.unwrap_or(DEFAULT_MAX_DERATE);
                     if p.derate > limit + 1e-9 {
-                        return Decision::Approve {
-                            reason: format!(
-                                "derate {:.0} % exceeds the automatic limit {:.0} % of rule '{name}'",
-                                p.derate * 100.0,
-                                limit * 100.0
-                            ),
-                        };
+                        let reason = format!(
+                            "derate {:.0} % exceeds the automatic limit {:.0} % of rule '{name}'",
+                            p.derate * 100.0,
+                            limit * 100.0
+                        );
+                        if limit > 0.0 && !(rule.only_in_windows && !p.in_window) {
+                            return Decision::ExecuteLimited {
+                                rule: name,
+                                share: limit,
+                                reason,
+                            };
+                        }
+                        return Decision::Approve { reason };
                     }
                 }
                 if p.action == ActionType::Maintain && p.stops_line && !p.in_window {
@@ -203,10 +209,18 @@ mod tests {
         r.max_derate = Some(0.2);
         let p = Policy::new(vec![r]);
         assert!(matches!(p.decide(&proposed(ActionType::Derate, 0.2, false, false)), Decision::Execute { .. }));
-        let Decision::Approve { reason } = p.decide(&proposed(ActionType::Derate, 0.3, false, false)) else {
+        let Decision::ExecuteLimited { reason, share, .. } = p.decide(&proposed(ActionType::Derate, 0.3, false, false)) else {
             panic!()
         };
-        assert!(reason.contains("30 %") && reason.contains("20 %"), "{reason}");
+        assert!(reason.contains("30 %") && reason.contains("20 %") && (share - 0.2).abs() < 1e-12, "{reason}");
+        let zero = Policy::new(vec![Rule {
+            max_derate: Some(0.0),
+            ..rule(ActionType::Derate, None, Autonomy::Auto)
+        }]);
+        assert!(matches!(
+            zero.decide(&proposed(ActionType::Derate, 0.1, false, false)),
+            Decision::Approve { .. }
+        ));
     }
 
     #[test]

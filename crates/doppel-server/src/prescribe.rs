@@ -696,6 +696,12 @@ impl Prescriber {
             kind: "work order",
             id: id.to_string(),
         })?;
+        if to == WoState::InProgress && self.work_orders[i].state == WoState::Scheduled {
+            // Starting sends the repair command to the plant.
+            self.start_work_order(i, user, now_ns)?;
+            self.dirty = true;
+            return Ok(self.work_orders[i].clone());
+        }
         if to == WoState::Done && self.work_orders[i].state == WoState::Scheduled {
             self.start_work_order(i, user, now_ns)?;
         }

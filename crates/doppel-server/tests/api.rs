@@ -88,8 +88,8 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
     let (state, _dir) = setup().await;
     let spec: Value = serde_json::from_str(doppel_server::api::OPENAPI).unwrap();
     let paths = spec["paths"].as_object().unwrap();
-    // Routes registered in api.rs, read from its source so a new route cannot be forgotten.
-    let source = include_str!("../src/api.rs");
+    // Routes registered in api.rs and plan_api.rs, read from their source so a new route cannot be forgotten.
+    let source = concat!(include_str!("../src/api.rs"), include_str!("../src/plan_api.rs"));
     let routes: Vec<String> = source
         .lines()
         .filter_map(|l| l.trim().strip_prefix(".route(\""))
@@ -110,6 +110,9 @@ async fn every_route_is_documented_and_every_documented_route_answers() {
         assert!(routes.contains(path), "openapi.json documents {path}, which the router does not serve");
         if path.contains("/frames") {
             continue; // binary body; exercised above and in its own test
+        }
+        if PLAN_ROUTES.contains(&path.as_str()) {
+            continue; // need a plan, recommendations and work orders: exercised in prescriptive_flow_through_the_api
         }
         for method in ops.as_object().unwrap().keys() {
             if path == "/api/stream" {
@@ -351,4 +354,262 @@ async fn predictions_restore_the_current_life_after_a_restart() {
     let steps = state.predict.lock().life_steps(motor).unwrap();
     // The step open at the end of the data is not closed yet: 59 or 60 steps since the repair.
     assert!((59..=60).contains(&steps), "{steps} steps restored");
+}
+
+/// Routes of plan_api.rs, exercised (every one) by `prescriptive_flow_through_the_api`.
+const PLAN_ROUTES: [&str; 13] = [
+    "/api/plan",
+    "/api/recommendations",
+    "/api/recommendations/{id}",
+    "/api/recommendations/{id}/approve",
+    "/api/recommendations/{id}/reject",
+    "/api/work-orders",
+    "/api/work-orders/{id}/{transition}",
+    "/api/actions",
+    "/api/actions/{id}/rollback",
+    "/api/audit",
+    "/api/business",
+    "/api/business/orders",
+    "/api/business/parts/{id}",
+];
+
+fn scenarios(median_h: f64, spread: f64) -> doppel_plan::RulDist {
+    doppel_plan::RulDist::from_samples(
+        (0..40).map(|k| median_h * (spread * doppel_plan::rul::normal_quantile((k as f64 + 0.5) / 40.0)).exp()),
+        Some(500.0),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prescriptive_flow_through_the_api() {
+    let (state, dir) = setup().await;
+    let (tx, mut commands) = tokio::sync::mpsc::unbounded_channel();
+    let audit = doppel_store::audit::AuditLog::open(dir.path().join("audit/audit.log")).unwrap();
+    state.prescribe.lock().connect(Some(tx), None, Some(audit));
+    let mut called = std::collections::BTreeSet::new();
+    let mut hit = |route: &str| {
+        called.insert(route.to_string());
+    };
+
+    // No business data yet: no plan.
+    let (status, _) = call(&state, "GET", "/api/plan", None).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    hit("/api/plan");
+    let business = doppel_plan::Business::parse_toml(include_str!("../../../plants/example-business.toml")).unwrap();
+    let body = serde_json::to_value(&business).unwrap();
+    let (status, resp) = call(&state, "PUT", "/api/business", Some(body.clone())).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "a change of business data names its user: {resp}");
+    let (status, resp) = call(&state, "PUT", "/api/business?user=planner", Some(body)).await;
+    assert_eq!(status, StatusCode::OK, "{resp}");
+    let mut bad = serde_json::to_value(&business).unwrap();
+    bad["orders"][0]["due"] = json!("tomorrow");
+    let (status, resp) = call(&state, "PUT", "/api/business?user=planner", Some(bad)).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    assert!(resp.to_string().contains("orders[0].due = 'tomorrow'"), "{resp}");
+    let (status, resp) = call(&state, "GET", "/api/business", None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(
+        !resp["orders"][0]["due"].as_str().unwrap().starts_with('+'),
+        "relative due dates are resolved on load: {resp}"
+    );
+    hit("/api/business");
+
+    // A plan from RUL distributions: a motor (no bearing in stock, 48 h lead time) likely to fail in about a day,
+    // a pump likely to fail within days, a healthy conveyor.
+    let now = doppel_model::time::now();
+    let b = state.prescribe.lock().business.clone();
+    let assets = vec![
+        doppel_plan::AssetInput {
+            id: "l1-hyd-motor".into(),
+            line: "l1".into(),
+            class: "induction_motor".into(),
+            rul: scenarios(30.0, 0.5),
+        },
+        doppel_plan::AssetInput {
+            id: "l1-coolant-pump".into(),
+            line: "l1".into(),
+            class: "centrifugal_pump".into(),
+            rul: scenarios(60.0, 0.4),
+        },
+        doppel_plan::AssetInput {
+            id: "l1-conv-1".into(),
+            line: "l1".into(),
+            class: "belt_conveyor".into(),
+            rul: doppel_plan::RulDist::healthy(),
+        },
+    ];
+    let problem = doppel_plan::Problem::new(now, doppel_plan::PlanConfig::default(), b, assets).unwrap();
+    let solved = doppel_plan::solve(&problem, doppel_plan::SolveOptions::default());
+    state.prescribe.lock().apply_plan(doppel_plan::make_plan(&problem, &solved), now);
+    let (status, plan) = call(&state, "GET", "/api/plan", None).await;
+    assert_eq!(status, StatusCode::OK, "{plan}");
+    assert_eq!(plan["version"], 1);
+    assert!(
+        plan["plan"]["expected_total"].as_f64().unwrap() < plan["plan"]["run_on_total"].as_f64().unwrap(),
+        "{plan}"
+    );
+
+    let (_, recs) = call(&state, "GET", "/api/recommendations", None).await;
+    hit("/api/recommendations");
+    let recs = recs["recommendations"].as_array().unwrap().clone();
+    // The motor cannot be repaired before its bearing arrives: it is derated automatically (within 20 %) meanwhile.
+    let derate = recs
+        .iter()
+        .find(|r| r["asset"] == "l1-hyd-motor" && r["action"] == "derate" && r["state"] == "executed")
+        .unwrap_or_else(|| panic!("{recs:?}"));
+    assert!(
+        derate["derate"].as_f64().unwrap() <= 0.2 + 1e-9 && derate["decided_by"].as_str().unwrap().starts_with("policy:"),
+        "{derate}"
+    );
+    let cmd = commands.try_recv().expect("the derate went to the output adapter");
+    assert_eq!(cmd.asset, "l1-hyd-motor");
+    assert!(
+        matches!(cmd.action, doppel_ingest::command::CommandAction::Derate { share } if share > 0.0 && share <= 0.2 + 1e-9),
+        "{cmd:?}"
+    );
+    let maintain = recs
+        .iter()
+        .find(|r| r["action"] == "maintain" && r["state"] == "open")
+        .unwrap_or_else(|| panic!("{recs:?}"))
+        .clone();
+    let id = maintain["id"].as_str().unwrap();
+    let (status, one) = call(&state, "GET", &format!("/api/recommendations/{id}"), None).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(one["alternatives"].as_array().unwrap().len() >= 2, "{one}");
+    hit("/api/recommendations/{id}");
+
+    // Approve (named user required) → a scheduled work order.
+    let (status, _) = call(&state, "POST", &format!("/api/recommendations/{id}/approve"), Some(json!({}))).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, approved) = call(
+        &state,
+        "POST",
+        &format!("/api/recommendations/{id}/approve"),
+        Some(json!({"user": "alice", "note": "go"})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{approved}");
+    hit("/api/recommendations/{id}/approve");
+    let (status, _) = call(&state, "POST", &format!("/api/recommendations/{id}/reject"), Some(json!({"user": "bob"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "an approved recommendation cannot be rejected");
+    let (status, _) = call(&state, "POST", "/api/recommendations/REC-999/reject", Some(json!({"user": "bob"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    if let Some(other) = recs.iter().find(|r| r["state"] == "open" && r["id"] != id) {
+        let (status, r) = call(
+            &state,
+            "POST",
+            &format!("/api/recommendations/{}/reject", other["id"].as_str().unwrap()),
+            Some(json!({"user": "bob", "note": "not now"})),
+        )
+        .await;
+        assert_eq!(status, StatusCode::OK, "{r}");
+        assert_eq!(r["state"], "rejected");
+    }
+    hit("/api/recommendations/{id}/reject");
+    let wo = approved["work_order"].as_str().unwrap().to_string();
+    let (_, wos) = call(&state, "GET", "/api/work-orders", None).await;
+    hit("/api/work-orders");
+    assert_eq!(wos["work_orders"][0]["state"], "scheduled", "{wos}");
+
+    // Start → repair command; complete → done and the maintenance is recorded (the twin renews the asset).
+    let (status, w) = call(&state, "POST", &format!("/api/work-orders/{wo}/start"), Some(json!({"user": "tech"}))).await;
+    assert_eq!(status, StatusCode::OK, "{w}");
+    assert_eq!(w["state"], "in_progress");
+    let repair = commands.try_recv().expect("the repair command went to the output adapter");
+    assert!(
+        matches!(&repair.action, doppel_ingest::command::CommandAction::Repair { work_order: Some(x) } if *x == wo),
+        "{repair:?}"
+    );
+    let (status, w) = call(&state, "POST", &format!("/api/work-orders/{wo}/complete"), Some(json!({"user": "tech"}))).await;
+    assert_eq!(status, StatusCode::OK, "{w}");
+    assert_eq!(w["state"], "done");
+    let (status, _) = call(&state, "POST", &format!("/api/work-orders/{wo}/cancel"), Some(json!({"user": "tech"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT, "a done work order cannot be cancelled");
+    let (status, _) = call(&state, "POST", &format!("/api/work-orders/{wo}/explode"), Some(json!({"user": "tech"}))).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    hit("/api/work-orders/{id}/{transition}");
+    let (_, events) = call(
+        &state,
+        "GET",
+        &format!("/api/events?kind=maintenance&subject={}", maintain["asset"].as_str().unwrap()),
+        None,
+    )
+    .await;
+    assert!(events.as_array().unwrap().iter().any(|e| e["payload"]["work_order"] == wo.as_str()), "{events}");
+
+    // The automatic derate can be rolled back (normal load restored), once.
+    let (_, actions) = call(&state, "GET", "/api/actions", None).await;
+    hit("/api/actions");
+    let act = actions["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "derate").unwrap().clone();
+    let aid = act["id"].as_str().unwrap();
+    let (status, r) = call(&state, "POST", &format!("/api/actions/{aid}/rollback"), Some(json!({"user": "alice"}))).await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "rolled_back");
+    let restore = std::iter::from_fn(|| commands.try_recv().ok())
+        .find(|c| c.asset == "l1-hyd-motor")
+        .expect("restore command");
+    assert!(
+        matches!(restore.action, doppel_ingest::command::CommandAction::Derate { share } if share == 0.0),
+        "{restore:?}"
+    );
+    let (status, _) = call(&state, "POST", &format!("/api/actions/{aid}/rollback"), Some(json!({"user": "alice"}))).await;
+    assert_eq!(status, StatusCode::CONFLICT);
+    hit("/api/actions/{id}/rollback");
+
+    // Orders and inventory from the ERP re-plan.
+    let (status, r) = call(
+        &state,
+        "POST",
+        "/api/business/orders?user=erp",
+        Some(json!([{"id": "PO-2001", "line": "l1", "product": "housing-a", "quantity": 900, "due": "+2d"}])),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    hit("/api/business/orders");
+    let (status, r) = call(
+        &state,
+        "PUT",
+        "/api/business/parts/bearing_6309?user=erp",
+        Some(json!({"id": "bearing_6309", "on_hand": 3, "lead_time_h": 48, "unit_cost": 180, "order_cost": 150})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{r}");
+    let (status, _) = call(
+        &state,
+        "PUT",
+        "/api/business/parts/other?user=erp",
+        Some(json!({"id": "bearing_6309", "on_hand": 3, "lead_time_h": 48, "unit_cost": 180})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    hit("/api/business/parts/{id}");
+    let (status, r) = call(&state, "POST", "/api/plan", None).await;
+    assert_eq!(status, StatusCode::OK, "re-plan on demand (no predicted asset yet: an empty plan): {r}");
+    assert_eq!(r["version"], 2);
+
+    // Everything above is in the audit log, in one verified hash chain.
+    let (_, audit) = call(&state, "GET", "/api/audit?limit=1000", None).await;
+    hit("/api/audit");
+    let records = audit["records"].as_array().unwrap();
+    let actions: Vec<&str> = records.iter().map(|r| r["action"].as_str().unwrap()).collect();
+    for a in [
+        "business.update",
+        "recommendation.execute",
+        "command.derate",
+        "recommendation.approve",
+        "work_order.scheduled",
+        "work_order.in_progress",
+        "work_order.done",
+        "action.rollback",
+    ] {
+        assert!(actions.contains(&a), "{a} missing from {actions:?}");
+    }
+    assert!(
+        records
+            .iter()
+            .any(|r| r["action"] == "recommendation.approve" && r["actor"] == "alice" && r["detail"]["plan_version"] == 1)
+    );
+    let report = doppel_store::audit::verify(dir.path().join("audit/audit.log")).unwrap();
+    assert_eq!(report.records as usize, records.len());
+    assert_eq!(called.len(), PLAN_ROUTES.len(), "{called:?}");
 }
