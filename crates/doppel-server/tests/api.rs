@@ -385,7 +385,9 @@ async fn prescriptive_flow_through_the_api() {
     let (state, dir) = setup().await;
     let (tx, mut commands) = tokio::sync::mpsc::unbounded_channel();
     let audit = doppel_store::audit::AuditLog::open(dir.path().join("audit/audit.log")).unwrap();
-    state.prescribe.lock().connect(Some(tx), None, Some(audit));
+    let (hook_url, mut hooks) = webhook_sink().await;
+    let hook = doppel_ingest::webhook::Webhook::new(&hook_url, Duration::from_secs(2), 3).unwrap();
+    state.prescribe.lock().connect(Some(tx), Some(hook), Some(audit));
     let mut called = std::collections::BTreeSet::new();
     let mut hit = |route: &str| {
         called.insert(route.to_string());
@@ -612,4 +614,57 @@ async fn prescriptive_flow_through_the_api() {
     let report = doppel_store::audit::verify(dir.path().join("audit/audit.log")).unwrap();
     assert_eq!(report.records as usize, records.len());
     assert_eq!(called.len(), PLAN_ROUTES.len(), "{called:?}");
+}
+
+/// A minimal HTTP endpoint on loopback standing in for a CMMS: answers 200 to every POST and passes on
+/// (Idempotency-Key, JSON body).
+async fn webhook_sink() -> (String, tokio::sync::mpsc::UnboundedReceiver<(String, Value)>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/work-orders", listener.local_addr().unwrap());
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut sock, _)) = listener.accept().await else { return };
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    // One request: headers, then content-length bytes of body.
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_string();
+                    let header = |name: &str| {
+                        head.lines().find_map(|l| {
+                            l.split_once(':')
+                                .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+                                .map(|(_, v)| v.trim().to_string())
+                        })
+                    };
+                    let len: usize = header("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+                    while buf.len() < end + 4 + len {
+                        let Ok(n) = sock.read(&mut chunk).await else { return };
+                        if n == 0 {
+                            return;
+                        }
+                        buf.extend_from_slice(&chunk[..n]);
+                    }
+                    let body: Value = serde_json::from_slice(&buf[end + 4..end + 4 + len]).unwrap_or(Value::Null);
+                    let _ = tx.send((header("idempotency-key").unwrap_or_default(), body));
+                    buf.drain(..end + 4 + len);
+                    if sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n").await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    (url, rx)
 }
