@@ -110,6 +110,10 @@ pub struct Crew {
     /// Labour cost per technician-hour.
     #[serde(default)]
     pub cost_per_h: f64,
+    /// Technicians already on a job, each with the time the job ends (RFC 3339 or relative): they are not
+    /// available before then (as the CMMS knows).
+    #[serde(default)]
+    pub busy_until: Vec<String>,
 }
 
 fn one() -> u32 {
@@ -339,6 +343,11 @@ impl Business {
                 bad.push(format!("crews[{i}].size: must be at least 1"));
             }
             nonneg(&mut bad, format!("crews[{i}].cost_per_h"), c.cost_per_h);
+            for (j, t) in c.busy_until.iter().enumerate() {
+                if parse_when(t, 0).is_none() {
+                    bad.push(format!("crews[{i}].busy_until[{j}] = '{t}': not an RFC 3339 time (or +N h/d/m from now)"));
+                }
+            }
             for (j, s) in c.shifts.iter().enumerate() {
                 for (name, v) in [("start_hour", s.start_hour), ("end_hour", s.end_hour)] {
                     if !(v.is_finite() && (0.0..=24.0).contains(&v)) {
@@ -468,11 +477,16 @@ impl Business {
 }
 
 impl Crew {
-    /// Technician-hours this crew works within `[start_ns, end_ns)`.
+    /// Technician-hours this crew works within `[start_ns, end_ns)` (technicians busy on a job count from its end).
     #[must_use]
     pub fn hours_between(&self, start_ns: i64, end_ns: i64) -> f64 {
-        let on = shift_hours(&self.shifts, start_ns, end_ns);
-        on * f64::from(self.size)
+        let busy: Vec<i64> = self.busy_until.iter().filter_map(|t| parse_when(t, 0)).take(self.size as usize).collect();
+        let free = f64::from(self.size) - busy.len() as f64;
+        let mut h = shift_hours(&self.shifts, start_ns, end_ns) * free;
+        for until in busy {
+            h += shift_hours(&self.shifts, start_ns.max(until), end_ns);
+        }
+        h
     }
 
     /// Whether the crew is on shift at `ts_ns`.
@@ -638,8 +652,12 @@ end = "2026-01-04T00:00:00Z"
                 end_hour: 6.0,
             }],
             cost_per_h: 0.0,
+            busy_until: vec![],
         };
         assert!((crew.hours_between(h(0.0), h(24.0)) - 16.0).abs() < 1e-9);
+        // One technician on a job until 03:00: 3 hours of the night lost.
+        let busy = Crew { busy_until: vec![time::format_rfc3339(h(3.0))], ..crew.clone() };
+        assert!((busy.hours_between(h(0.0), h(24.0)) - 13.0).abs() < 1e-9);
         assert!((crew.hours_between(h(4.0), h(8.0)) - 4.0).abs() < 1e-9);
         assert!(crew.on_shift(h(23.0)) && !crew.on_shift(h(12.0)));
         let spans = [

@@ -462,6 +462,14 @@ fn decide(
                 })
                 .collect();
             business.windows.clear();
+            // Technicians on a job are not free before it ends.
+            for (c, crew) in business.crews.iter_mut().enumerate() {
+                crew.busy_until = sim.busy[c]
+                    .iter()
+                    .filter(|&&until| until > t)
+                    .map(|&until| doppel_model::time::format_rfc3339(cfg.start_ns + (until * NS_PER_H) as i64))
+                    .collect();
+            }
             let Ok(problem) = Problem::new(now_ns, cfg.plan, business, inputs) else {
                 return;
             };
@@ -648,6 +656,7 @@ mod tests {
                     end_hour: 22.0,
                 }],
                 cost_per_h: 60.0,
+                busy_until: Vec::new(),
             }],
             parts: vec![
                 Part {

@@ -132,6 +132,7 @@ pub fn random(seed: u64, size: InstanceSize, now_ns: i64) -> (Business, Vec<Asse
             size: 1 + (c % 2) as u32,
             shifts: vec![shifts[c % 3]],
             cost_per_h: rng.range(45.0, 90.0),
+            busy_until: Vec::new(),
         })
         .collect();
     let parts = vec![

@@ -30,7 +30,7 @@ const SIM_STEP_S: f64 = 300.0;
 const PREDICT_STEP_S: f64 = 3600.0;
 const TRAIN_DAYS: f64 = 360.0;
 const CAP_H: f64 = 240.0;
-const QUANTILES: usize = 40;
+const QUANTILES: usize = 100;
 /// Counterfactual run length for the wasted life of a planned repair.
 const WASTE_MAX_H: f64 = 120.0 * 24.0;
 
@@ -185,6 +185,7 @@ impl PlantSource {
                         end_hour: 14.0,
                     }],
                     cost_per_h: 70.0,
+                    busy_until: Vec::new(),
                 },
                 Crew {
                     id: "late".into(),
@@ -195,6 +196,7 @@ impl PlantSource {
                         end_hour: 22.0,
                     }],
                     cost_per_h: 75.0,
+                    busy_until: Vec::new(),
                 },
                 Crew {
                     id: "night".into(),
@@ -205,6 +207,7 @@ impl PlantSource {
                         end_hour: 6.0,
                     }],
                     cost_per_h: 95.0,
+                    busy_until: Vec::new(),
                 },
             ],
             parts: vec![
