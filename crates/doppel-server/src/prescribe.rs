@@ -318,11 +318,13 @@ impl Prescriber {
                 self.recommend(&plan, a, kind, version, now_ns);
             }
         }
-        for r in &mut self.recs {
-            if r.state == RecState::Open && !wanted.iter().any(|(a, k)| *a == r.asset && *k == r.action) {
-                r.state = RecState::Superseded;
-                r.updated_ns = now_ns;
-            }
+        let stale: Vec<usize> = (0..self.recs.len())
+            .filter(|&i| self.recs[i].state == RecState::Open && !wanted.iter().any(|(a, k)| *a == self.recs[i].asset && *k == self.recs[i].action))
+            .collect();
+        for i in stale {
+            self.recs[i].state = RecState::Superseded;
+            self.recs[i].updated_ns = now_ns;
+            self.close_proposed(i, WoState::Cancelled, "system", &format!("no longer proposed by plan v{version}"), now_ns);
         }
         self.plan = Some(Arc::new(plan));
     }
@@ -386,6 +388,13 @@ impl Prescriber {
             r.prediction = prediction;
             r.plan_version = version;
             r.updated_ns = now_ns;
+            let (w, start, end, crew) = (r.work_order.clone(), r.start_ns, r.end_ns, r.crew.clone());
+            if let Some(wo) = w.and_then(|w| self.work_orders.iter_mut().find(|x| x.id == w && x.state == WoState::Proposed)) {
+                wo.start_ns = start;
+                wo.end_ns = end;
+                wo.crew = crew;
+                wo.plan_version = version;
+            }
             return;
         }
         // Already carried out (or approved and under way): nothing new unless a deeper derate is proposed.
@@ -467,7 +476,39 @@ impl Prescriber {
                 return;
             }
         }
+        if kind == ActionType::Maintain {
+            // The repair is visible as a proposed work order from the start.
+            let wo = self.new_work_order(&rec, now_ns);
+            rec.work_order = Some(wo.id.clone());
+            self.work_orders.push(wo);
+        }
         self.recs.push(rec);
+    }
+
+    fn new_work_order(&mut self, rec: &Recommendation, now_ns: i64) -> WorkOrder {
+        WorkOrder {
+            id: self.id("WO"),
+            asset: rec.asset.clone(),
+            line: rec.line.clone(),
+            kind: "planned".into(),
+            state: WoState::Proposed,
+            crew: rec.crew.clone(),
+            start_ns: rec.start_ns,
+            end_ns: rec.end_ns,
+            parts: rec.parts.clone(),
+            plan_version: rec.plan_version,
+            recommendation: Some(rec.id.clone()),
+            created_ns: now_ns,
+            history: Vec::new(),
+        }
+    }
+
+    /// Closes the proposed work order of recommendation `i` (rejected or cancelled with it).
+    fn close_proposed(&mut self, i: usize, to: WoState, actor: &str, note: &str, now_ns: i64) {
+        let Some(w) = self.recs[i].work_order.clone() else { return };
+        if let Some(wo) = self.work_orders.iter_mut().find(|x| x.id == w && x.state == WoState::Proposed) {
+            let _ = wo.transition(to, now_ns, actor, note);
+        }
     }
 
     fn rec_index(&self, id: &str) -> Result<usize, PrescribeError> {
@@ -518,22 +559,20 @@ impl Prescriber {
                 self.recs[i].executed_action = Some(aid);
             }
             ActionType::Maintain => {
-                let wid = self.id("WO");
-                let mut wo = WorkOrder {
-                    id: wid.clone(),
-                    asset: rec.asset.clone(),
-                    line: rec.line.clone(),
-                    kind: "planned".into(),
-                    state: WoState::Proposed,
-                    crew: rec.crew.clone(),
-                    start_ns: rec.start_ns,
-                    end_ns: rec.end_ns,
-                    parts: rec.parts.clone(),
-                    plan_version: rec.plan_version,
-                    recommendation: Some(rec.id.clone()),
-                    created_ns: now_ns,
-                    history: Vec::new(),
+                // The work order proposed with the recommendation, or a new one (automatic repairs).
+                let existing = rec
+                    .work_order
+                    .as_ref()
+                    .and_then(|w| self.work_orders.iter().position(|x| &x.id == w && x.state == WoState::Proposed));
+                let mut wo = match existing {
+                    Some(k) => self.work_orders.remove(k),
+                    None => self.new_work_order(&rec, now_ns),
                 };
+                wo.crew = rec.crew.clone();
+                wo.start_ns = rec.start_ns;
+                wo.end_ns = rec.end_ns;
+                wo.plan_version = rec.plan_version;
+                let wid = wo.id.clone();
                 wo.transition(WoState::Approved, now_ns, actor, note)
                     .map_err(|e| PrescribeError::Conflict(e.to_string()))?;
                 wo.transition(WoState::Scheduled, now_ns, actor, "scheduled by the plan")
@@ -639,6 +678,7 @@ impl Prescriber {
             &r.asset,
             json!({"recommendation": r.id, "summary": r.summary, "plan_version": r.plan_version, "note": note}),
         )?;
+        self.close_proposed(i, WoState::Rejected, user, note, now_ns);
         let r = &mut self.recs[i];
         r.state = RecState::Rejected;
         r.decided_by = Some(user.to_string());
@@ -806,13 +846,13 @@ impl Prescriber {
                     self.actions[k].status = "ended".into();
                 }
             }
-            for r in self
-                .recs
-                .iter_mut()
-                .filter(|r| r.asset == asset && matches!(r.state, RecState::Open | RecState::Executed))
-            {
-                r.state = RecState::Superseded;
-                r.updated_ns = now_ns;
+            let done: Vec<usize> = (0..self.recs.len())
+                .filter(|&i| self.recs[i].asset == asset && matches!(self.recs[i].state, RecState::Open | RecState::Executed))
+                .collect();
+            for i in done {
+                self.recs[i].state = RecState::Superseded;
+                self.recs[i].updated_ns = now_ns;
+                self.close_proposed(i, WoState::Cancelled, "plant", "the asset was maintained", now_ns);
             }
             self.dirty = true;
         }

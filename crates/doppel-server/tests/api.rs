@@ -480,7 +480,18 @@ async fn prescriptive_flow_through_the_api() {
     assert!(one["alternatives"].as_array().unwrap().len() >= 2, "{one}");
     hit("/api/recommendations/{id}");
 
-    // Approve (named user required) → a scheduled work order.
+    // The repair is a proposed work order already.
+    let proposed = maintain["work_order"].as_str().expect("a proposed work order").to_string();
+    let (_, wos) = call(&state, "GET", "/api/work-orders", None).await;
+    let w = wos["work_orders"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|w| w["id"] == proposed.as_str())
+        .cloned()
+        .unwrap();
+    assert_eq!(w["state"], "proposed", "{w}");
+    // Approve (named user required) → the work order is approved and scheduled.
     let (status, _) = call(&state, "POST", &format!("/api/recommendations/{id}/approve"), Some(json!({}))).await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
     let (status, approved) = call(
@@ -509,9 +520,11 @@ async fn prescriptive_flow_through_the_api() {
     }
     hit("/api/recommendations/{id}/reject");
     let wo = approved["work_order"].as_str().unwrap().to_string();
+    assert_eq!(wo, proposed);
     let (_, wos) = call(&state, "GET", "/api/work-orders", None).await;
     hit("/api/work-orders");
-    assert_eq!(wos["work_orders"][0]["state"], "scheduled", "{wos}");
+    let w = wos["work_orders"].as_array().unwrap().iter().find(|w| w["id"] == wo.as_str()).cloned().unwrap();
+    assert_eq!(w["state"], "scheduled", "{wos}");
 
     // Start → repair command; complete → done and the maintenance is recorded (the twin renews the asset).
     let (status, w) = call(&state, "POST", &format!("/api/work-orders/{wo}/start"), Some(json!({"user": "tech"}))).await;
