@@ -58,3 +58,55 @@ fn local_search_is_within_a_few_percent_of_the_exact_optimum_on_small_instances(
     let worst = gaps.iter().copied().fold(0.0, f64::max);
     assert!(mean < 0.01 && worst < 0.05, "optimality gap: mean {mean}, worst {worst}");
 }
+
+fn lognormal(median: f64, sigma: f64) -> doppel_plan::RulDist {
+    doppel_plan::RulDist::from_samples(
+        (0..100).map(|k| median * (sigma * doppel_plan::rul::normal_quantile((k as f64 + 0.5) / 100.0)).exp()),
+        None,
+    )
+}
+
+#[test]
+fn the_rul_distribution_matters_not_only_its_median() {
+    // Two identical motors on two identical lines, both with a median RUL of 120 h: one prediction is sharp, the
+    // other uncertain. The uncertain one is repaired earlier (its early failures are likely enough to pay for
+    // the life thrown away); a plan from the medians alone would treat them the same.
+    let (mut business, _) = random(
+        3,
+        InstanceSize {
+            assets: 2,
+            lines: 2,
+            crews: 3,
+            horizon_h: 336.0,
+            scenarios: 10,
+            degrading: 1.0,
+        },
+        NOW,
+    );
+    business.orders.clear();
+    business.windows.clear();
+    for l in &mut business.lines {
+        l.reroute.clear();
+        l.downtime_cost_per_h = 1500.0;
+    }
+    for p in &mut business.parts {
+        p.on_hand = 5;
+    }
+    let asset = |id: &str, line: &str, rul| doppel_plan::AssetInput {
+        id: id.into(),
+        line: line.into(),
+        class: "induction_motor".into(),
+        rul,
+    };
+    let assets = vec![asset("sharp", "L0", lognormal(120.0, 0.05)), asset("wide", "L1", lognormal(120.0, 0.6))];
+    let p = Problem::new(NOW, PlanConfig::default(), business, assets).unwrap();
+    let s = solve_milp(&p, Duration::from_secs(60), None).unwrap();
+    let slot = |a: usize| p.options[a][s.choices[a].option].slot;
+    let (sharp, wide) = (
+        slot(0).expect("the sharp one is repaired within the horizon"),
+        slot(1).expect("the wide one too"),
+    );
+    assert!(wide < sharp, "uncertain RUL repaired at slot {wide}, sharp at slot {sharp}");
+    // The sharp one is repaired shortly before its failures start (120 h ≈ slot 15), not needlessly early.
+    assert!((10..15).contains(&sharp), "sharp repaired at slot {sharp}");
+}
