@@ -102,6 +102,9 @@ pub struct RunConfig {
     pub solve_limit_s: f64,
     /// Production orders: demand as a share of each line's capacity.
     pub demand_share: f64,
+    /// Measure the life thrown away by planned repairs (asks the fleet for ground truth, which may be costly:
+    /// tuning runs skip it).
+    pub measure_waste: bool,
 }
 
 impl Default for RunConfig {
@@ -114,6 +117,7 @@ impl Default for RunConfig {
             seed: 1,
             solve_limit_s: 0.5,
             demand_share: 0.85,
+            measure_waste: true,
         }
     }
 }
@@ -228,7 +232,7 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
             down[job.asset] = false;
             derate[job.asset] = 0.0;
         }
-        start_jobs(fleet, &mut sim, t, now_ns, &mut down);
+        start_jobs(fleet, &mut sim, t, now_ns, &mut down, cfg.measure_waste);
         // Run the plant for one step.
         let running: Vec<bool> = (0..n).map(|a| !down[a]).collect();
         for a in fleet.advance(cfg.dt_h, &running, &derate) {
@@ -314,7 +318,7 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
 }
 
 /// Starts queued jobs that have a free technician on shift and their parts.
-fn start_jobs(fleet: &mut dyn Fleet, sim: &mut Sim<'_>, t: f64, now_ns: i64, down: &mut [bool]) {
+fn start_jobs(fleet: &mut dyn Fleet, sim: &mut Sim<'_>, t: f64, now_ns: i64, down: &mut [bool], measure_waste: bool) {
     let business = sim.business;
     // Corrective jobs first, then planned ones in queue order.
     let mut queue: Vec<usize> = (0..sim.jobs.len()).filter(|&j| sim.jobs[j].running.is_none()).collect();
@@ -359,7 +363,9 @@ fn start_jobs(fleet: &mut dyn Fleet, sim: &mut Sim<'_>, t: f64, now_ns: i64, dow
             };
         if kind == JobKind::Planned {
             sim.m.planned_repairs += 1.0;
-            sim.m.wasted_life += fleet.true_remaining_h(a);
+            if measure_waste {
+                sim.m.wasted_life += fleet.true_remaining_h(a);
+            }
             down[a] = true;
         }
     }
@@ -554,7 +560,7 @@ pub fn tune<'f, E>(
         let mut cost = 0.0;
         for &s in seeds {
             let mut fleet = make(s)?;
-            cost += run_policy(fleet.as_mut(), business, p, &RunConfig { seed: s, ..*cfg }).total_cost;
+            cost += run_policy(fleet.as_mut(), business, p, &RunConfig { seed: s, measure_waste: false, ..*cfg }).total_cost;
         }
         cost /= seeds.len().max(1) as f64;
         if cost < best.1 {

@@ -31,8 +31,8 @@ const PREDICT_STEP_S: f64 = 3600.0;
 const TRAIN_DAYS: f64 = 360.0;
 const CAP_H: f64 = 240.0;
 const QUANTILES: usize = 100;
-/// Counterfactual run length for the wasted life of a planned repair.
-const WASTE_MAX_H: f64 = 120.0 * 24.0;
+/// Counterfactual run length for the wasted life of a planned repair (longer remaining lives count as this).
+const WASTE_MAX_H: f64 = 60.0 * 24.0;
 
 /// The plant with its trained models.
 pub struct PlantSource {
