@@ -30,8 +30,8 @@ pub struct PolicyArgs {
     /// C-MAPSS subset (FD001–FD004; any subset placed in the directory).
     #[arg(long, default_value = "FD001")]
     pub subset: String,
-    /// Hours of operation per C-MAPSS cycle.
-    #[arg(long, default_value_t = 4.0)]
+    /// Hours of operation per C-MAPSS cycle (12: a mean life of about 100 days).
+    #[arg(long, default_value_t = 12.0)]
     pub cycle_h: f64,
     /// Assets in the C-MAPSS fleet (lines of 5).
     #[arg(long, default_value_t = 40)]
