@@ -313,6 +313,9 @@ impl Prescriber {
             if a.order_parts || (a.kind == ActionKind::Maintain && plan.part_orders.iter().any(|o| a.parts.contains(&o.part))) {
                 kinds.push(ActionType::OrderParts);
             }
+            if a.kind == ActionKind::Maintain && plan.reroutes.iter().any(|r| r.line == a.line && Some(r.start_ns) == a.start_ns) {
+                kinds.push(ActionType::Reroute);
+            }
             for kind in kinds {
                 wanted.push((a.asset.clone(), kind));
                 self.recommend(&plan, a, kind, version, now_ns);
@@ -366,7 +369,17 @@ impl Prescriber {
                     a.parts.join(", ")
                 }
             ),
-            ActionType::Reroute => format!("reroute {}", a.line),
+            ActionType::Reroute => match plan.reroutes.iter().find(|r| r.line == a.line && Some(r.start_ns) == a.start_ns) {
+                Some(r) => format!(
+                    "reroute {:.1} h of line {}'s production to {} while {} is repaired at {}",
+                    r.hours,
+                    r.line,
+                    r.to.join(", "),
+                    a.asset,
+                    time::format_rfc3339(r.start_ns)
+                ),
+                None => format!("reroute line {} during the repair of {}", a.line, a.asset),
+            },
         };
         let prediction = PredictionSnapshot {
             rul_median_h: a.rul_median_h,
@@ -620,7 +633,32 @@ impl Prescriber {
                 self.recs[i].executed_action = Some(aid);
                 self.dirty = true;
             }
-            ActionType::Reroute => {}
+            ActionType::Reroute => {
+                // Production planning (MES) moves the orders; the twin records the decision.
+                let aid = self.id("ACT");
+                self.audit(
+                    now_ns,
+                    actor,
+                    "reroute.decide",
+                    &rec.line,
+                    json!({"action": aid, "summary": rec.summary, "plan_version": rec.plan_version}),
+                )?;
+                self.actions.push(ExecutedAction {
+                    id: aid.clone(),
+                    asset: rec.asset.clone(),
+                    kind: "reroute".into(),
+                    derate: None,
+                    command_id: String::new(),
+                    by: actor.to_string(),
+                    plan_version: rec.plan_version,
+                    recommendation: Some(rec.id.clone()),
+                    work_order: rec.work_order.clone(),
+                    ts_ns: now_ns,
+                    status: "recorded".into(),
+                    detail: Some(rec.summary.clone()),
+                });
+                self.recs[i].executed_action = Some(aid);
+            }
         }
         let r = &mut self.recs[i];
         r.state = if automatic { RecState::Executed } else { RecState::Approved };
@@ -710,7 +748,7 @@ impl Prescriber {
                     json!({"action": id, "command": cmd, "status": status, "restores": "normal load"}),
                 )?;
             }
-            "repair" | "order_parts" => {
+            "repair" | "order_parts" | "reroute" => {
                 return Err(PrescribeError::Conflict(format!(
                     "action {id} ({}) cannot be undone; cancel its work order instead",
                     a.kind
