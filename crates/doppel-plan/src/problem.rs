@@ -465,8 +465,13 @@ impl Problem {
                     }
                     if slot.is_some() {
                         cost.planned += weight * (class.planned_cost + parts_cost);
-                        // Life left at the repair, in rated-load hours (censored scenarios: at least the cap).
-                        let left = rul.samples().get(i).map_or(0.0, |s| (s - rate * t_end).max(0.0));
+                        // Life left at the repair, in rated-load hours. A censored scenario (no sign of failure
+                        // within the model's cap) has, on average, a new component's mean life left — not the cap,
+                        // which would make replacing healthy components look cheap.
+                        let left = rul.samples().get(i).map_or(0.0, |&s| {
+                            let s = if rul.is_censored(s) { s.max(class.mean_life_h) } else { s };
+                            (s - rate * t_end).max(0.0)
+                        });
                         cost.wasted_life += weight * (class.planned_cost + parts_cost) * left / class.mean_life_h;
                         cons.wasted_life_h += weight * left;
                         cons.energy_kwh += weight * class.power_kw * ((1.0 - d) * t_end + (h - t_end - class.planned_h).max(0.0));

@@ -108,6 +108,12 @@ impl RulDist {
         self.cap_h
     }
 
+    /// Whether scenario value `s` is censored (at or above the model's cap).
+    #[must_use]
+    pub fn is_censored(&self, s: f64) -> bool {
+        self.censored(s)
+    }
+
     fn censored(&self, s: f64) -> bool {
         self.cap_h.is_some_and(|c| s >= c * (1.0 - 1e-9))
     }
