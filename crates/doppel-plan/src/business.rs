@@ -390,10 +390,10 @@ impl Business {
     /// Rewrites relative times (`+72h`) as absolute RFC 3339 times from `now_ns`.
     pub fn resolve_relative(&mut self, now_ns: i64) {
         let fix = |s: &mut String| {
-            if s.trim_start().starts_with('+') {
-                if let Some(t) = parse_when(s, now_ns) {
-                    *s = time::format_rfc3339(t);
-                }
+            if s.trim_start().starts_with('+')
+                && let Some(t) = parse_when(s, now_ns)
+            {
+                *s = time::format_rfc3339(t);
             }
         };
         for o in &mut self.orders {
@@ -656,7 +656,10 @@ end = "2026-01-04T00:00:00Z"
         };
         assert!((crew.hours_between(h(0.0), h(24.0)) - 16.0).abs() < 1e-9);
         // One technician on a job until 03:00: 3 hours of the night lost.
-        let busy = Crew { busy_until: vec![time::format_rfc3339(h(3.0))], ..crew.clone() };
+        let busy = Crew {
+            busy_until: vec![time::format_rfc3339(h(3.0))],
+            ..crew.clone()
+        };
         assert!((busy.hours_between(h(0.0), h(24.0)) - 13.0).abs() < 1e-9);
         assert!((crew.hours_between(h(4.0), h(8.0)) - 4.0).abs() < 1e-9);
         assert!(crew.on_shift(h(23.0)) && !crew.on_shift(h(12.0)));

@@ -163,6 +163,17 @@ struct Sim<'b> {
     m: Metrics,
 }
 
+impl Sim<'_> {
+    /// (part index, quantity) of asset `a`'s repair.
+    fn parts_of(&self, a: usize) -> Vec<(usize, u32)> {
+        self.business.classes[self.class[a]]
+            .parts
+            .iter()
+            .filter_map(|u| self.business.parts.iter().position(|p| p.id == u.part).map(|p| (p, u.qty)))
+            .collect()
+    }
+}
+
 /// Production orders of one run: (line index, release h, due h, quantity).
 fn order_stream(business: &Business, cfg: &RunConfig) -> Vec<(usize, f64, f64, f64)> {
     let mut rng = SplitMix::new(cfg.seed ^ 0x0DE5);
@@ -220,10 +231,10 @@ pub fn run_policy(fleet: &mut dyn Fleet, business: &Business, policy: Policy, cf
         // Jobs finishing, then starting.
         let mut finished = Vec::new();
         for (j, job) in sim.jobs.iter().enumerate() {
-            if let Some((_, end)) = job.running {
-                if end <= t + 1e-9 {
-                    finished.push(j);
-                }
+            if let Some((_, end)) = job.running
+                && end <= t + 1e-9
+            {
+                finished.push(j);
             }
         }
         for &j in finished.iter().rev() {
@@ -326,11 +337,7 @@ fn start_jobs(fleet: &mut dyn Fleet, sim: &mut Sim<'_>, t: f64, now_ns: i64, dow
     for j in queue {
         let a = sim.jobs[j].asset;
         let class = &business.classes[sim.class[a]];
-        let parts: Vec<(usize, u32)> = class
-            .parts
-            .iter()
-            .filter_map(|u| business.parts.iter().position(|p| p.id == u.part).map(|p| (p, u.qty)))
-            .collect();
+        let parts = sim.parts_of(a);
         if parts.iter().any(|&(p, q)| sim.stock[p] < q) {
             for &(p, q) in &parts {
                 reorder(sim, p, q, t);
@@ -499,23 +506,17 @@ fn decide(
                     });
                 }
                 if action.order_parts {
-                    let class = &sim.business.classes[sim.class[a]];
-                    let parts: Vec<(usize, u32)> = class
-                        .parts
-                        .iter()
-                        .filter_map(|u| sim.business.parts.iter().position(|p| p.id == u.part).map(|p| (p, u.qty)))
-                        .collect();
-                    for (p, q) in parts {
+                    for (p, q) in sim.parts_of(a) {
                         reorder(sim, p, q, t);
                     }
                 }
             }
             for order in &plan.part_orders {
-                if order.order_by_ns <= now_ns + (cfg.plan.slot_h * NS_PER_H) as i64 {
-                    if let Some(p) = sim.business.parts.iter().position(|x| x.id == order.part) {
-                        let want = sim.business.parts[p].on_hand + order.qty;
-                        reorder(sim, p, want, t);
-                    }
+                if order.order_by_ns <= now_ns + (cfg.plan.slot_h * NS_PER_H) as i64
+                    && let Some(p) = sim.business.parts.iter().position(|x| x.id == order.part)
+                {
+                    let want = sim.business.parts[p].on_hand + order.qty;
+                    reorder(sim, p, want, t);
                 }
             }
         }
@@ -560,7 +561,17 @@ pub fn tune<'f, E>(
         let mut cost = 0.0;
         for &s in seeds {
             let mut fleet = make(s)?;
-            cost += run_policy(fleet.as_mut(), business, p, &RunConfig { seed: s, measure_waste: false, ..*cfg }).total_cost;
+            cost += run_policy(
+                fleet.as_mut(),
+                business,
+                p,
+                &RunConfig {
+                    seed: s,
+                    measure_waste: false,
+                    ..*cfg
+                },
+            )
+            .total_cost;
         }
         cost /= seeds.len().max(1) as f64;
         if cost < best.1 {

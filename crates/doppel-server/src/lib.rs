@@ -174,7 +174,8 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         let mut p = state.prescribe.lock();
         p.settings = config.plan.clone();
         if let Some(b) = config.business.clone() {
-            p.set_business(b, time::now(), "system").map_err(|e| ServerError::Config(format!("business data: {e}")))?;
+            p.set_business(b, time::now(), "system")
+                .map_err(|e| ServerError::Config(format!("business data: {e}")))?;
         }
         let adapter = (!matches!(config.mqtt, MqttMode::Disabled)).then_some(commands_tx);
         p.connect(adapter, webhook, Some(audit));
@@ -192,13 +193,23 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
                 .map_err(|e| ServerError::Config(e.to_string()))??;
             let url = format!("mqtt://{}", broker.addr);
             spawn_mqtt_clients(&state, &url, &config.mqtt_client_id, config.mqtt_sessions);
-            tokio::spawn(prescribe::run_command_adapter(state.clone(), url, format!("{}-commands", config.mqtt_client_id), commands_rx));
+            tokio::spawn(prescribe::run_command_adapter(
+                state.clone(),
+                url,
+                format!("{}-commands", config.mqtt_client_id),
+                commands_rx,
+            ));
             Some(broker.addr)
         }
         MqttMode::External { url } => {
             doppel_ingest::mqtt::parse_mqtt_url(url)?;
             spawn_mqtt_clients(&state, url, &config.mqtt_client_id, config.mqtt_sessions);
-            tokio::spawn(prescribe::run_command_adapter(state.clone(), url.clone(), format!("{}-commands", config.mqtt_client_id), commands_rx));
+            tokio::spawn(prescribe::run_command_adapter(
+                state.clone(),
+                url.clone(),
+                format!("{}-commands", config.mqtt_client_id),
+                commands_rx,
+            ));
             None
         }
         MqttMode::Disabled => {

@@ -417,10 +417,10 @@ impl Prescriber {
             .filter(|r| r.asset == a.asset && r.action == kind && matches!(r.state, RecState::Approved | RecState::Executed))
             .map(|r| r.derate)
             .fold(None, |m: Option<f64>, d| Some(m.map_or(d, |m| m.max(d))));
-        if let Some(d) = in_force {
-            if !(kind == ActionType::Derate && a.derate > d + 1e-9) {
-                return;
-            }
+        if let Some(d) = in_force
+            && !(kind == ActionType::Derate && a.derate > d + 1e-9)
+        {
+            return;
         }
         let decision = self.policy.decide(&Proposed {
             action: kind,
@@ -473,7 +473,7 @@ impl Prescriber {
                 limited.decision = format!("executed automatically under rule '{rule}', limited to {:.0} %", share * 100.0);
                 let lid = limited.id.clone();
                 self.recs.push(limited);
-                if let Err(e) = self.carry_out(&lid, &format!("policy:{rule}"), "", now_ns, plan) {
+                if let Err(e) = self.carry_out(&lid, &format!("policy:{rule}"), "", now_ns) {
                     tracing::error!(error = %e, recommendation = %lid, "automatic action failed");
                 }
                 rec.decision = format!("{reason}: the limit is in force, the rest needs approval");
@@ -483,7 +483,7 @@ impl Prescriber {
                 rec.decision = format!("executed automatically under rule '{rule}'");
                 let actor = format!("policy:{rule}");
                 self.recs.push(rec);
-                if let Err(e) = self.carry_out(&id, &actor, "", now_ns, plan) {
+                if let Err(e) = self.carry_out(&id, &actor, "", now_ns) {
                     tracing::error!(error = %e, recommendation = %id, "automatic action failed");
                 }
                 return;
@@ -532,7 +532,7 @@ impl Prescriber {
     }
 
     /// Carries out a recommendation (approved by `actor`, a person or a policy rule).
-    fn carry_out(&mut self, id: &str, actor: &str, note: &str, now_ns: i64, _plan: &Plan) -> Result<(), PrescribeError> {
+    fn carry_out(&mut self, id: &str, actor: &str, note: &str, now_ns: i64) -> Result<(), PrescribeError> {
         let i = self.rec_index(id)?;
         let rec = self.recs[i].clone();
         let automatic = actor.starts_with("policy:");
@@ -692,8 +692,7 @@ impl Prescriber {
                 format!("recommendation {id} is {:?}, not open", self.recs[i].state).to_lowercase(),
             ));
         }
-        let plan = self.plan.clone().ok_or_else(|| PrescribeError::Conflict("no plan yet".into()))?;
-        self.carry_out(id, user, note, now_ns, &plan)?;
+        self.carry_out(id, user, note, now_ns)?;
         Ok(self.recs[self.rec_index(id)?].clone())
     }
 
@@ -898,11 +897,11 @@ impl Prescriber {
 
     /// The plant acknowledged a command.
     pub fn on_ack(&mut self, command_id: &str, applied: bool, detail: Option<String>) {
-        if let Some(a) = self.actions.iter_mut().find(|a| a.command_id == command_id) {
-            if a.status == "sent" {
-                a.status = if applied { "applied".into() } else { "rejected".into() };
-                a.detail = detail;
-            }
+        if let Some(a) = self.actions.iter_mut().find(|a| a.command_id == command_id)
+            && a.status == "sent"
+        {
+            a.status = if applied { "applied".into() } else { "rejected".into() };
+            a.detail = detail;
         }
     }
 }
