@@ -543,6 +543,16 @@ async fn prescriptive_flow_through_the_api() {
     let (status, _) = call(&state, "POST", &format!("/api/work-orders/{wo}/explode"), Some(json!({"user": "tech"}))).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     hit("/api/work-orders/{id}/{transition}");
+    // The CMMS webhook saw the work order scheduled, started and done (idempotency key per event).
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let (key, body) = tokio::time::timeout(Duration::from_secs(5), hooks.recv()).await.expect("webhook call").unwrap();
+        assert_eq!(body["work_order"]["id"], wo.as_str(), "{body}");
+        assert_eq!(key, format!("{wo}-{}", body["event"].as_str().unwrap()));
+        seen.push(body["event"].as_str().unwrap().to_string());
+    }
+    seen.sort();
+    assert_eq!(seen, ["done", "in_progress", "scheduled"]);
     let (_, events) = call(
         &state,
         "GET",
