@@ -640,6 +640,28 @@ end = "2026-01-04T00:00:00Z"
     }
 
     #[test]
+    fn relative_times_resolve_and_a_business_can_run_on_an_accelerated_clock() {
+        let text = EXAMPLE.replace("due = \"2026-01-03T00:00:00Z\"", "due = \"+2d\"");
+        let mut rel = Business::parse_toml(&text).unwrap();
+        rel.resolve_relative(time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap());
+        assert_eq!(rel.orders[0].due, "2026-01-03T00:00:00Z");
+        let mut fast = Business::parse_toml(&text).unwrap();
+        fast.accelerate(2000.0);
+        assert_eq!(fast.orders[0].due, "+0.024h");
+        assert!((fast.classes[0].planned_h - 0.002).abs() < 1e-12);
+        assert!((fast.lines[0].downtime_cost_per_h - 3_000_000.0).abs() < 1e-6);
+        assert_eq!(
+            fast.crews[0].shifts,
+            vec![Shift {
+                start_hour: 0.0,
+                end_hour: 24.0
+            }]
+        );
+        fast.validate().unwrap();
+        assert!(parse_when("+90m", 0) == Some(5_400_000_000_000) && parse_when("+3x", 0).is_none());
+    }
+
+    #[test]
     fn shift_hours_count_day_and_night_shifts() {
         let day0 = time::parse_rfc3339("2026-01-01T00:00:00Z").unwrap();
         let h = |x: f64| day0 + (x * NS_PER_H) as i64;
