@@ -584,7 +584,7 @@ pub fn tune<'f, E>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::business::{Costs, Crew, LineBusiness, Part, Shift};
+    use crate::business::{Costs, LineBusiness, Shift};
     use crate::instance::classes;
 
     /// Lives drawn from a Weibull; the "twin" sees the true remaining life with 20 % log-normal noise.
@@ -664,47 +664,17 @@ mod tests {
                 })
                 .collect(),
             classes: classes(),
-            crews: vec![Crew {
-                id: "c".into(),
-                skills: vec!["electrical".into()],
-                size: 2,
-                shifts: vec![Shift {
+            crews: vec![crate::instance::crew(
+                "c",
+                &["electrical"],
+                2,
+                Shift {
                     start_hour: 6.0,
                     end_hour: 22.0,
-                }],
-                cost_per_h: 60.0,
-                busy_until: Vec::new(),
-            }],
-            parts: vec![
-                Part {
-                    id: "bearing_6309".into(),
-                    on_hand: 2,
-                    lead_time_h: 48.0,
-                    unit_cost: 180.0,
-                    order_cost: 150.0,
                 },
-                Part {
-                    id: "pump_seal_kit".into(),
-                    on_hand: 0,
-                    lead_time_h: 96.0,
-                    unit_cost: 650.0,
-                    order_cost: 200.0,
-                },
-                Part {
-                    id: "spindle_bearing_set".into(),
-                    on_hand: 0,
-                    lead_time_h: 120.0,
-                    unit_cost: 2400.0,
-                    order_cost: 300.0,
-                },
-                Part {
-                    id: "drive_bearing_6205".into(),
-                    on_hand: 0,
-                    lead_time_h: 24.0,
-                    unit_cost: 60.0,
-                    order_cost: 80.0,
-                },
-            ],
+                60.0,
+            )],
+            parts: crate::instance::parts([2, 0, 0, 0]),
             orders: vec![],
             windows: vec![],
             guardrails: vec![],

@@ -4,7 +4,7 @@
 //! against local search) and by the planner speed benchmark (500 assets × 14 days × 20 crews).
 
 use crate::business::{Business, ClassBusiness, Costs, Crew, LineBusiness, Order, Part, PartUse, Reroute, Shift, Window};
-use crate::problem::AssetInput;
+use crate::problem::{AssetInput, PlanConfig, Problem};
 use crate::rul::RulDist;
 
 /// SplitMix64: a small, well-known seeded generator (Steele, Lea & Flood 2014).
@@ -85,6 +85,72 @@ pub fn classes() -> Vec<ClassBusiness> {
     ]
 }
 
+/// The early (06–14), late (14–22) and night (22–06) shifts, UTC.
+pub const SHIFTS: [Shift; 3] = [
+    Shift {
+        start_hour: 6.0,
+        end_hour: 14.0,
+    },
+    Shift {
+        start_hour: 14.0,
+        end_hour: 22.0,
+    },
+    Shift {
+        start_hour: 22.0,
+        end_hour: 6.0,
+    },
+];
+
+/// A crew of `size` technicians with `skills` working one daily `shift`.
+#[must_use]
+pub fn crew(id: &str, skills: &[&str], size: u32, shift: Shift, cost_per_h: f64) -> Crew {
+    Crew {
+        id: id.into(),
+        skills: skills.iter().map(|s| (*s).to_string()).collect(),
+        size,
+        shifts: vec![shift],
+        cost_per_h,
+        busy_until: Vec::new(),
+    }
+}
+
+/// The spare parts of [`classes`] (motor bearing, pump seal kit, spindle bearing set, conveyor drive bearing) with
+/// their lead times and costs, and `on_hand` in that order.
+#[must_use]
+pub fn parts(on_hand: [u32; 4]) -> Vec<Part> {
+    let part = |id: &str, on_hand, lead_time_h, unit_cost, order_cost| Part {
+        id: id.into(),
+        on_hand,
+        lead_time_h,
+        unit_cost,
+        order_cost,
+    };
+    vec![
+        part("bearing_6309", on_hand[0], 48.0, 180.0, 150.0),
+        part("pump_seal_kit", on_hand[1], 96.0, 650.0, 200.0),
+        part("spindle_bearing_set", on_hand[2], 120.0, 2_400.0, 300.0),
+        part("drive_bearing_6205", on_hand[3], 24.0, 60.0, 80.0),
+    ]
+}
+
+/// The small instances on which local search is checked against the exact solver: `assets` assets (90 %
+/// degrading) on 2 lines, 2 crews, 72 h in 8-hour slots, 16 RUL scenarios.
+///
+/// # Errors
+/// Those of [`Problem::new`] (none for generated data).
+pub fn gap_instance(seed: u64, assets: usize, now_ns: i64) -> Result<Problem, crate::PlanError> {
+    let size = InstanceSize {
+        assets,
+        lines: 2,
+        crews: 2,
+        horizon_h: 72.0,
+        scenarios: 16,
+        degrading: 0.9,
+    };
+    let (business, assets) = random(seed, size, now_ns);
+    Problem::new(now_ns, PlanConfig { slot_h: 8.0, horizon_h: 72.0 }, business, assets)
+}
+
 /// A random instance at `now_ns`.
 #[must_use]
 pub fn random(seed: u64, size: InstanceSize, now_ns: i64) -> (Business, Vec<AssetInput>) {
@@ -107,20 +173,6 @@ pub fn random(seed: u64, size: InstanceSize, now_ns: i64) -> (Business, Vec<Asse
             },
         })
         .collect();
-    let shifts = [
-        Shift {
-            start_hour: 6.0,
-            end_hour: 14.0,
-        },
-        Shift {
-            start_hour: 14.0,
-            end_hour: 22.0,
-        },
-        Shift {
-            start_hour: 22.0,
-            end_hour: 6.0,
-        },
-    ];
     let crews: Vec<Crew> = (0..size.crews)
         .map(|c| Crew {
             id: format!("crew{c}"),
@@ -130,41 +182,13 @@ pub fn random(seed: u64, size: InstanceSize, now_ns: i64) -> (Business, Vec<Asse
                 _ => vec!["electrical".into()],
             },
             size: 1 + (c % 2) as u32,
-            shifts: vec![shifts[c % 3]],
+            shifts: vec![SHIFTS[c % 3]],
             cost_per_h: rng.range(45.0, 90.0),
             busy_until: Vec::new(),
         })
         .collect();
-    let parts = vec![
-        Part {
-            id: "bearing_6309".into(),
-            on_hand: (size.assets / 20) as u32 + 1,
-            lead_time_h: 48.0,
-            unit_cost: 180.0,
-            order_cost: 150.0,
-        },
-        Part {
-            id: "pump_seal_kit".into(),
-            on_hand: (size.assets / 40) as u32,
-            lead_time_h: 96.0,
-            unit_cost: 650.0,
-            order_cost: 200.0,
-        },
-        Part {
-            id: "spindle_bearing_set".into(),
-            on_hand: (size.assets / 30) as u32 + 1,
-            lead_time_h: 120.0,
-            unit_cost: 2_400.0,
-            order_cost: 300.0,
-        },
-        Part {
-            id: "drive_bearing_6205".into(),
-            on_hand: (size.assets / 15) as u32 + 2,
-            lead_time_h: 24.0,
-            unit_cost: 60.0,
-            order_cost: 80.0,
-        },
-    ];
+    let n = size.assets as u32;
+    let parts = parts([n / 20 + 1, n / 40, n / 30 + 1, n / 15 + 2]);
     let mut orders = Vec::new();
     for l in &lines {
         let mut t = 0.0;

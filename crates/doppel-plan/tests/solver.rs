@@ -1,7 +1,7 @@
 //! The exact solver against local search on small instances (optimality gap), and the planner's behaviour on
 //! hand-built cases: uncertainty matters, derating buys time, repairs on one line are grouped.
 
-use doppel_plan::instance::{InstanceSize, random};
+use doppel_plan::instance::{InstanceSize, gap_instance, random};
 use doppel_plan::{PlanConfig, Problem, solve_local, solve_milp};
 use std::time::Duration;
 
@@ -11,16 +11,7 @@ const NOW: i64 = 1_767_225_600_000_000_000; // 2026-01-01T00:00:00Z
 fn local_search_is_within_a_few_percent_of_the_exact_optimum_on_small_instances() {
     let mut gaps = Vec::new();
     for seed in 0..12u64 {
-        let size = InstanceSize {
-            assets: 10,
-            lines: 2,
-            crews: 2,
-            horizon_h: 72.0,
-            scenarios: 16,
-            degrading: 0.9,
-        };
-        let (business, assets) = random(seed, size, NOW);
-        let p = Problem::new(NOW, PlanConfig { slot_h: 8.0, horizon_h: 72.0 }, business, assets).unwrap();
+        let p = gap_instance(seed, 10, NOW).unwrap();
         let exact = solve_milp(&p, Duration::from_secs(30), None).unwrap();
         let local = solve_local(&p, Duration::from_secs(5));
         assert!(exact.evaluation.violations.is_empty(), "{:?}", exact.evaluation.violations);

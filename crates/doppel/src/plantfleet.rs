@@ -18,8 +18,9 @@ use std::sync::Arc;
 use anyhow::{Context, Result, bail};
 use doppel_model::Plant;
 use doppel_plan::RulDist;
-use doppel_plan::business::{Business, Costs, Crew, LineBusiness, Part, Shift};
+use doppel_plan::business::{Business, Costs, LineBusiness};
 use doppel_plan::fleet::{Fleet, FleetAsset};
+use doppel_plan::instance::{SHIFTS, crew, parts};
 use doppel_sim::{PlantSim, SimConfig, TruthKind};
 use doppel_twin::predict::{PlantModels, PredictionEngine, TrainConfig, TrainingSetBuilder, train_plant_models};
 use doppel_twin::residuals::ResidualEngine;
@@ -176,70 +177,11 @@ impl PlantSource {
                 .collect(),
             classes,
             crews: vec![
-                Crew {
-                    id: "early".into(),
-                    skills: vec!["mechanical".into(), "electrical".into()],
-                    size: 2,
-                    shifts: vec![Shift {
-                        start_hour: 6.0,
-                        end_hour: 14.0,
-                    }],
-                    cost_per_h: 70.0,
-                    busy_until: Vec::new(),
-                },
-                Crew {
-                    id: "late".into(),
-                    skills: vec!["mechanical".into()],
-                    size: 1,
-                    shifts: vec![Shift {
-                        start_hour: 14.0,
-                        end_hour: 22.0,
-                    }],
-                    cost_per_h: 75.0,
-                    busy_until: Vec::new(),
-                },
-                Crew {
-                    id: "night".into(),
-                    skills: vec!["electrical".into()],
-                    size: 1,
-                    shifts: vec![Shift {
-                        start_hour: 22.0,
-                        end_hour: 6.0,
-                    }],
-                    cost_per_h: 95.0,
-                    busy_until: Vec::new(),
-                },
+                crew("early", &["mechanical", "electrical"], 2, SHIFTS[0], 70.0),
+                crew("late", &["mechanical"], 1, SHIFTS[1], 75.0),
+                crew("night", &["electrical"], 1, SHIFTS[2], 95.0),
             ],
-            parts: vec![
-                Part {
-                    id: "bearing_6309".into(),
-                    on_hand: 2,
-                    lead_time_h: 48.0,
-                    unit_cost: 180.0,
-                    order_cost: 150.0,
-                },
-                Part {
-                    id: "pump_seal_kit".into(),
-                    on_hand: 1,
-                    lead_time_h: 96.0,
-                    unit_cost: 650.0,
-                    order_cost: 200.0,
-                },
-                Part {
-                    id: "spindle_bearing_set".into(),
-                    on_hand: 1,
-                    lead_time_h: 120.0,
-                    unit_cost: 2_400.0,
-                    order_cost: 300.0,
-                },
-                Part {
-                    id: "drive_bearing_6205".into(),
-                    on_hand: 2,
-                    lead_time_h: 24.0,
-                    unit_cost: 60.0,
-                    order_cost: 80.0,
-                },
-            ],
+            parts: parts([2, 1, 1, 2]),
             orders: Vec::new(),
             windows: Vec::new(),
             guardrails: Vec::new(),

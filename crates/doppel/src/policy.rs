@@ -14,9 +14,9 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 use doppel_learn::hybrid::{OnlineUnit, Prognostics, PrognosticsConfig};
 use doppel_learn::series::Trajectory;
-use doppel_plan::business::{Business, ClassBusiness, Costs, Crew, LineBusiness, Part, PartUse, Shift};
+use doppel_plan::business::{Business, ClassBusiness, Costs, LineBusiness, Part, PartUse};
 use doppel_plan::fleet::{Fleet, FleetAsset, Metrics, Policy, RunConfig, mean_ci, run_policy, tune};
-use doppel_plan::instance::{InstanceSize, SplitMix, random};
+use doppel_plan::instance::{InstanceSize, SHIFTS, SplitMix, crew, gap_instance, random};
 use doppel_plan::{PlanConfig, Problem, RulDist, solve_local, solve_milp};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::{Value, json};
@@ -96,16 +96,7 @@ pub fn bench_plan(a: &PlanBenchArgs) -> Result<()> {
     let mut gaps = Vec::new();
     let (mut t_exact, mut t_local, mut unproven) = (0.0, 0.0, 0);
     for seed in 0..a.gap_instances {
-        let size = InstanceSize {
-            assets: a.gap_assets,
-            lines: 2,
-            crews: 2,
-            horizon_h: 72.0,
-            scenarios: 16,
-            degrading: 0.9,
-        };
-        let (business, assets) = random(seed, size, NOW);
-        let p = Problem::new(NOW, PlanConfig { slot_h: 8.0, horizon_h: 72.0 }, business, assets)?;
+        let p = gap_instance(seed, a.gap_assets, NOW)?;
         let exact = solve_milp(&p, Duration::from_secs(60), None)?;
         let local = solve_local(&p, Duration::from_secs(5));
         if !exact.proven_optimal {
@@ -433,39 +424,9 @@ fn cmapss_business(assets: usize, mean_life_h: f64) -> Business {
             stops_line: true,
         }],
         crews: vec![
-            Crew {
-                id: "day-a".into(),
-                skills: vec!["mechanical".into()],
-                size: 2,
-                shifts: vec![Shift {
-                    start_hour: 6.0,
-                    end_hour: 14.0,
-                }],
-                cost_per_h: 70.0,
-                busy_until: Vec::new(),
-            },
-            Crew {
-                id: "day-b".into(),
-                skills: vec!["mechanical".into()],
-                size: 1,
-                shifts: vec![Shift {
-                    start_hour: 14.0,
-                    end_hour: 22.0,
-                }],
-                cost_per_h: 75.0,
-                busy_until: Vec::new(),
-            },
-            Crew {
-                id: "night".into(),
-                skills: vec!["mechanical".into()],
-                size: 1,
-                shifts: vec![Shift {
-                    start_hour: 22.0,
-                    end_hour: 6.0,
-                }],
-                cost_per_h: 95.0,
-                busy_until: Vec::new(),
-            },
+            crew("day-a", &["mechanical"], 2, SHIFTS[0], 70.0),
+            crew("day-b", &["mechanical"], 1, SHIFTS[1], 75.0),
+            crew("night", &["mechanical"], 1, SHIFTS[2], 95.0),
         ],
         parts: vec![Part {
             id: "engine_module".into(),
