@@ -267,6 +267,17 @@ pub struct Prognosis {
 }
 
 /// The twin's RUL model: the conformal gradient-boosted trees, hybrid with the degradation model by default.
+/// The RUL distribution of one unit as a planner reads it (steps, like the training data).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RulOutlook {
+    /// Quantiles of the conformal predictive distribution (values at the cap are censored).
+    pub quantiles: Vec<f64>,
+    /// Point prediction.
+    pub point: f64,
+    /// The point prediction is below [`RulModel::flag_level`]: the model sees the failure coming.
+    pub flagged: bool,
+}
+
 /// Deserialising checks the model's consistency ([`RulModel::check`]), so a damaged file is an error, not a
 /// panic at prediction time.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -406,6 +417,35 @@ impl Prognostics {
     pub fn rul_quantiles_online(&self, unit: &OnlineUnit, probs: &[f64]) -> Result<Vec<f64>, LearnError> {
         let (features, _) = self.online_features(unit)?;
         self.model.quantiles_features(&features, probs)
+    }
+
+    /// [`Prognostics::rul_quantiles`] with the point prediction and whether the model flags the unit (its point
+    /// prediction below [`RulModel::flag_level`]): what a planner needs to weigh acting now against waiting for
+    /// the prediction to sharpen ([`RulModel::warning_leads`]).
+    ///
+    /// # Errors
+    /// As [`Prognostics::predict`].
+    pub fn rul_outlook(&self, unit: &Trajectory, probs: &[f64]) -> Result<RulOutlook, LearnError> {
+        let (features, _) = self.model.last_features_and_hi(unit)?;
+        self.outlook(&features, probs)
+    }
+
+    /// [`Prognostics::rul_outlook`] from a unit's online state.
+    ///
+    /// # Errors
+    /// As [`Prognostics::predict_online`].
+    pub fn rul_outlook_online(&self, unit: &OnlineUnit, probs: &[f64]) -> Result<RulOutlook, LearnError> {
+        let (features, _) = self.online_features(unit)?;
+        self.outlook(&features, probs)
+    }
+
+    fn outlook(&self, features: &[f64], probs: &[f64]) -> Result<RulOutlook, LearnError> {
+        let (quantiles, point) = self.model.quantiles_and_point_features(features, probs)?;
+        Ok(RulOutlook {
+            quantiles,
+            point,
+            flagged: point < self.model.flag_level(),
+        })
     }
 
     fn online_features(&self, unit: &OnlineUnit) -> Result<Prepared, LearnError> {

@@ -35,7 +35,8 @@ pub struct RulConfig {
     #[serde(default)]
     pub baseline: usize,
     /// Keep only every `thin_capped`-th training step whose target is at the cap (1 = all). Long healthy lives
-    /// (thousands of steps at the cap) otherwise dominate the training rows and the training time.
+    /// (thousands of steps at the cap) otherwise dominate the training rows and the training time. The conformal
+    /// calibration always uses every step (its groups are cut at quantiles of the training rows' predictions).
     #[serde(default = "one")]
     pub thin_capped: usize,
     /// Calibrate the interval for units in their degrading phase (true RUL below the cap), where the errors are
@@ -97,9 +98,16 @@ pub struct RulModel {
     group_edges: Vec<f64>,
     /// `residuals[group][fold]`: sorted out-of-fold absolute errors of the calibration cycles in that group.
     residuals: Vec<Vec<Vec<f64>>>,
-    /// `signed[group][fold]`: sorted out-of-fold signed errors (truth − prediction), for the predictive
-    /// distribution behind [`RulModel::failure_probability`].
+    /// `signed[group][fold]`: sorted out-of-fold signed errors (truth − prediction) of the calibration steps whose
+    /// truth is below the cap, for the predictive distribution behind [`RulModel::failure_probability`] and
+    /// [`RulModel::quantiles_features`].
     signed: Vec<Vec<Vec<f64>>>,
+    /// `censored[group][fold]`: calibration steps whose truth is at the cap (the unit lived at least that long).
+    /// In the predictive distribution they stay censored whatever the prediction they are paired with: a healthy
+    /// step predicted at the cap says "survives the cap", not "fails a few steps below the point prediction".
+    /// Empty in models saved before it was kept: their `signed` holds every calibration step.
+    #[serde(default)]
+    censored: Vec<Vec<usize>>,
     /// Training units.
     pub training_units: usize,
     /// The degradation model whose features extend the window features (the hybrid), if any.
@@ -111,13 +119,47 @@ pub struct RulModel {
     /// prediction when absent (models saved before they were stored).
     #[serde(default)]
     brackets: Vec<[f64; 2]>,
+    /// Sorted warning leads of the training units, in steps (see [`RulModel::warning_leads`]); empty in models
+    /// saved before they were measured.
+    #[serde(default)]
+    warning_leads: Vec<f64>,
 }
 
 /// (fold, out-of-fold prediction, signed error truth − prediction) of one training step.
 type OutOfFold = (usize, f64, f64);
 
-/// One fold's ensemble and the out-of-fold errors of its held-out steps.
-type FoldFit = Result<(Gbt, Vec<OutOfFold>), LearnError>;
+/// One fold's ensemble and what its held-out units tell about it.
+struct FoldOut {
+    model: Gbt,
+    /// Every held-out step.
+    oof: Vec<OutOfFold>,
+    /// Out-of-fold predictions of the held-out training rows (the thinned steps): the conformal groups' edges are
+    /// their quantiles.
+    training_rows: Vec<f64>,
+    /// Warning lead of each held-out unit.
+    leads: Vec<f64>,
+}
+
+type FoldFit = Result<FoldOut, LearnError>;
+
+/// A unit is *flagged* while its point prediction is below this share of the cap: the model sees its failure
+/// coming. [`RulModel::warning_leads`] measures, on out-of-fold predictions, how long before failure that happens.
+pub const WARNING_FLAG_SHARE: f64 = 0.9;
+
+/// Warning lead of one unit from its out-of-fold predictions in step order (`true_rul[i]` uncapped steps left at
+/// step `i`): the steps left when the final run of predictions below `flag` began (0 when the last prediction is
+/// not below it: the failure came without warning).
+fn warning_lead(predictions: &[f64], true_rul: &[f64], flag: f64) -> f64 {
+    let mut start = None;
+    for (i, &p) in predictions.iter().enumerate() {
+        if p < flag {
+            start.get_or_insert(i);
+        } else {
+            start = None;
+        }
+    }
+    start.map_or(0.0, |i| true_rul[i])
+}
 
 fn one() -> usize {
     1
@@ -330,41 +372,64 @@ impl RulModel {
             }
             None => None,
         };
-        let per_unit: Vec<(Vec<Vec<f64>>, Vec<f64>)> = units
+        // Per unit: features and capped targets of every step, their uncapped steps left, and whether the step is
+        // a training row. Steps at the cap are thinned for training (keep the last of each run of `thin_capped`),
+        // never for calibration: the conformal distribution of a prediction at the cap must weigh healthy steps as
+        // often as they occur, or it overstates the chance that a healthy-looking unit fails within the cap.
+        struct UnitRows {
+            features: Vec<Vec<f64>>,
+            targets: Vec<f64>,
+            left: Vec<f64>,
+            train: Vec<bool>,
+        }
+        let per_unit: Vec<UnitRows> = units
             .iter()
             .map(|u| {
-                let f = features_of(&normaliser, hi.as_ref(), u, cfg.window)?;
-                let t = rul_target(u.len(), cfg.cap);
-                // Thin the steps at the cap (keep the last of each run of `thin_capped`).
-                let keep = |i: usize| t[i] < cfg.cap || (t.len() - i).is_multiple_of(cfg.thin_capped);
-                let (f, t): (Vec<_>, Vec<_>) = f
-                    .into_iter()
-                    .zip(t.iter().copied())
-                    .enumerate()
-                    .filter(|(i, _)| keep(*i))
-                    .map(|(_, x)| x)
-                    .unzip();
-                Ok((f, t))
+                let features = features_of(&normaliser, hi.as_ref(), u, cfg.window)?;
+                let targets = rul_target(u.len(), cfg.cap);
+                let n = targets.len();
+                Ok(UnitRows {
+                    train: (0..n).map(|i| targets[i] < cfg.cap || (n - i).is_multiple_of(cfg.thin_capped)).collect(),
+                    left: (0..n).map(|i| (n - 1 - i) as f64).collect(),
+                    features,
+                    targets,
+                })
             })
             .collect::<Result<_, LearnError>>()?;
         // One ensemble per fold, fitted on the other folds' units; the folds are fitted in parallel (deterministic:
         // each fold's result does not depend on the thread that computes it).
         let fit_fold = |k: usize| -> FoldFit {
             let (mut x, mut y) = (Vec::new(), Vec::new());
-            for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds != k) {
-                x.extend_from_slice(f);
-                y.extend_from_slice(t);
-            }
-            let model = Gbt::fit(&x, &y, &cfg.gbt)?;
-            // (fold, out-of-fold prediction, signed error truth − prediction) of every held-out step.
-            let mut oof = Vec::new();
-            for (_, (f, t)) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds == k) {
-                for (row, target) in f.iter().zip(t) {
-                    let p = model.predict(row)?.clamp(0.0, cfg.cap);
-                    oof.push((k, p, target - p));
+            for (_, u) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds != k) {
+                for ((row, target), _) in u.features.iter().zip(&u.targets).zip(&u.train).filter(|(_, t)| **t) {
+                    x.push(row.clone());
+                    y.push(*target);
                 }
             }
-            Ok((model, oof))
+            let model = Gbt::fit(&x, &y, &cfg.gbt)?;
+            // (fold, out-of-fold prediction, signed error truth − prediction) of every held-out step, and each
+            // held-out unit's warning lead.
+            let mut oof = Vec::new();
+            let mut training_rows = Vec::new();
+            let mut leads = Vec::new();
+            for (_, u) in per_unit.iter().enumerate().filter(|(i, _)| i % cfg.folds == k) {
+                let mut predictions = Vec::with_capacity(u.features.len());
+                for ((row, target), train) in u.features.iter().zip(&u.targets).zip(&u.train) {
+                    let p = model.predict(row)?.clamp(0.0, cfg.cap);
+                    oof.push((k, p, target - p));
+                    predictions.push(p);
+                    if *train {
+                        training_rows.push(p);
+                    }
+                }
+                leads.push(warning_lead(&predictions, &u.left, WARNING_FLAG_SHARE * cfg.cap));
+            }
+            Ok(FoldOut {
+                model,
+                oof,
+                training_rows,
+                leads,
+            })
         };
         let threads = std::thread::available_parallelism().map_or(1, std::num::NonZero::get).min(cfg.folds);
         let mut fitted: Vec<(usize, FoldFit)> = std::thread::scope(|s| {
@@ -382,12 +447,16 @@ impl RulModel {
         fitted.sort_by_key(|(k, _)| *k);
         let mut fold_models = Vec::with_capacity(cfg.folds);
         let mut oof: Vec<(usize, f64, f64)> = Vec::new();
+        let mut warning_leads = Vec::with_capacity(units.len());
+        let mut sorted: Vec<f64> = Vec::new();
         for (_, r) in fitted {
-            let (model, o) = r?;
-            fold_models.push(model);
-            oof.extend(o);
+            let out = r?;
+            fold_models.push(out.model);
+            oof.extend(out.oof);
+            warning_leads.extend(out.leads);
+            sorted.extend(out.training_rows);
         }
-        let mut sorted: Vec<f64> = oof.iter().map(|o| o.1).collect();
+        warning_leads.sort_by(f64::total_cmp);
         sorted.sort_by(f64::total_cmp);
         let g = cfg.conformal_groups;
         let mut group_edges: Vec<f64> = (1..g).map(|q| sorted[q * sorted.len() / g]).collect();
@@ -412,10 +481,15 @@ impl RulModel {
         }
         let mut residuals = vec![vec![Vec::new(); cfg.folds]; group_edges.len() + 1];
         let mut signed = residuals.clone();
+        let mut censored = vec![vec![0usize; cfg.folds]; group_edges.len() + 1];
         for &(k, p, e) in &oof {
             let g = group_edges.partition_point(|&x| x < p);
             residuals[g][k].push(e.abs());
-            signed[g][k].push(e);
+            if p + e >= cfg.cap - 1e-9 {
+                censored[g][k] += 1;
+            } else {
+                signed[g][k].push(e);
+            }
         }
         for group in residuals.iter_mut().chain(signed.iter_mut()) {
             for r in group.iter_mut() {
@@ -439,11 +513,29 @@ impl RulModel {
             group_edges,
             residuals,
             signed,
+            censored,
             training_units: units.len(),
             hi,
             alpha_used,
             brackets,
+            warning_leads,
         })
+    }
+
+    /// How long before failure the model sees it coming: for every training unit, the steps it still had when its
+    /// out-of-fold point prediction fell below [`WARNING_FLAG_SHARE`] of the cap for good (0 when it never did),
+    /// sorted. A planner uses it as the value of waiting: a failure that is not yet visible will, with this
+    /// probability, become visible early enough to be planned (`doppel-plan`'s `Warning`). Empty for models saved
+    /// before it was measured.
+    #[must_use]
+    pub fn warning_leads(&self) -> &[f64] {
+        &self.warning_leads
+    }
+
+    /// The point prediction below which a unit counts as flagged (see [`WARNING_FLAG_SHARE`]).
+    #[must_use]
+    pub fn flag_level(&self) -> f64 {
+        WARNING_FLAG_SHARE * self.config.cap
     }
 
     /// Checks the invariants prediction relies on — what a model read from a file must satisfy (deserialising a
@@ -463,6 +555,9 @@ impl RulModel {
         if folds == 0 || self.residuals.len() != groups || self.signed.len() != groups {
             return bad("conformal groups and fold models do not match".into());
         }
+        if !(self.censored.is_empty() || (self.censored.len() == groups && self.censored.iter().all(|g| g.len() == folds))) {
+            return bad("censored calibration counts do not match the conformal groups".into());
+        }
         if self.residuals.iter().chain(&self.signed).any(|g| g.len() != folds) || !(self.brackets.is_empty() || self.brackets.len() == groups) {
             return bad("conformal groups and fold models do not match".into());
         }
@@ -481,6 +576,9 @@ impl RulModel {
             && h.weights.len() != self.normaliser.kept.len() + 1
         {
             return bad("health index weights do not match the values".into());
+        }
+        if self.warning_leads.iter().any(|l| !(l.is_finite() && *l >= 0.0)) || !self.warning_leads.is_sorted() {
+            return bad("warning leads must be sorted, finite and non-negative".into());
         }
         Ok(())
     }
@@ -545,13 +643,23 @@ impl RulModel {
     /// # Errors
     /// As [`RulModel::predict_features`].
     pub fn quantiles_features(&self, features: &[f64], probs: &[f64]) -> Result<Vec<f64>, LearnError> {
+        Ok(self.quantiles_and_point_features(features, probs)?.0)
+    }
+
+    /// [`RulModel::quantiles_features`] and the point prediction (the mean of the fold ensembles, as in
+    /// [`RulModel::predict_features`]).
+    ///
+    /// # Errors
+    /// As [`RulModel::predict_features`].
+    pub fn quantiles_and_point_features(&self, features: &[f64], probs: &[f64]) -> Result<(Vec<f64>, f64), LearnError> {
         let mu = self.fold_predictions(features)?;
         let cap = self.config.cap;
         let rul = mu.iter().sum::<f64>() / mu.len() as f64;
-        let group = &self.signed[self.group_edges.partition_point(|&e| e < rul)];
-        let n: usize = group.iter().map(Vec::len).sum();
+        let g = self.group_edges.partition_point(|&e| e < rul);
+        let group = &self.signed[g];
+        let n = self.calibration_count(g);
         let count = |h: f64| -> usize { mu.iter().zip(group).map(|(m, e)| e.partition_point(|&x| m + x <= h)).sum() };
-        Ok(probs
+        let quantiles: Vec<f64> = probs
             .iter()
             .map(|&p| {
                 let need = p * (n as f64 + 2.0) - 1.0;
@@ -572,7 +680,8 @@ impl RulModel {
                 }
                 hi
             })
-            .collect())
+            .collect();
+        Ok((quantiles, rul))
     }
 
     /// The fold ensembles' predictions (each clipped to `[0, cap]`) for one feature row.
@@ -657,6 +766,12 @@ impl RulModel {
         self.probability_from(&self.fold_predictions(features)?, horizon)
     }
 
+    /// Calibration steps of conformal group `g`, censored ones included.
+    fn calibration_count(&self, g: usize) -> usize {
+        let uncensored: usize = self.signed[g].iter().map(Vec::len).sum();
+        uncensored + self.censored.get(g).map_or(0, |c| c.iter().sum())
+    }
+
     /// P(RUL ≤ horizon) from the fold ensembles' predictions `mu`.
     fn probability_from(&self, mu: &[f64], horizon: f64) -> Result<f64, LearnError> {
         if !(horizon >= 0.0 && horizon < self.config.cap) {
@@ -666,8 +781,9 @@ impl RulModel {
             )));
         }
         let rul = mu.iter().sum::<f64>() / mu.len() as f64;
-        let group = &self.signed[self.group_edges.partition_point(|&e| e < rul)];
-        let n: usize = group.iter().map(Vec::len).sum();
+        let g = self.group_edges.partition_point(|&e| e < rul);
+        let group = &self.signed[g];
+        let n = self.calibration_count(g);
         // As in CV+, each calibration point is paired with the ensemble that did not see it (its fold's).
         let count: usize = mu.iter().zip(group).map(|(m, e)| e.partition_point(|&x| m + x <= horizon)).sum();
         Ok((count as f64 + 1.0) / (n as f64 + 2.0))
@@ -1028,6 +1144,47 @@ mod synthetic {
                 ..GbtConfig::default()
             },
             ..RulConfig::default()
+        }
+    }
+
+    #[test]
+    fn warning_leads_measure_how_early_the_model_flags_a_failure() {
+        // The last run below the flag counts; a unit flagged only at times, or never, has no warning.
+        let left = [5.0, 4.0, 3.0, 2.0, 1.0, 0.0];
+        assert_eq!(warning_lead(&[30.0, 20.0, 30.0, 20.0, 10.0, 1.0], &left, 27.0), 2.0);
+        assert_eq!(warning_lead(&[20.0, 20.0, 20.0, 20.0, 10.0, 1.0], &left, 27.0), 5.0);
+        assert_eq!(warning_lead(&[20.0, 20.0, 20.0, 20.0, 10.0, 28.0], &left, 27.0), 0.0);
+        // The drift is visible for the last ≈ 35 steps and the cap is 30: every unit is flagged, about as early as
+        // the cap allows, and the leads are kept sorted with the model.
+        let model = RulModel::train(&units(12), &small()).unwrap();
+        let leads = model.warning_leads();
+        assert_eq!(leads.len(), 12);
+        assert!(leads.is_sorted());
+        let median = leads[6];
+        assert!((15.0..=45.0).contains(&median), "{leads:?}");
+        assert!(leads[0] > 0.0, "{leads:?}");
+        assert_eq!(model.flag_level(), 27.0);
+        let json = serde_json::to_string(&model).unwrap();
+        let back: RulModel = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.warning_leads(), leads);
+    }
+
+    #[test]
+    fn healthy_calibration_steps_stay_censored_in_the_predictive_distribution() {
+        // Early in life every unit is far beyond the cap (30 steps): its calibration steps are censored. Paired
+        // with a point prediction a little below the cap they must not turn into failures just below it.
+        let u = units(12);
+        let model = RulModel::train(&u, &small()).unwrap();
+        let probs: Vec<f64> = (0..100).map(|k| (k as f64 + 0.5) / 100.0).collect();
+        for unit in &u {
+            let mut early = unit.clone();
+            early.values.truncate(15);
+            early.settings.truncate(15);
+            let (f, _) = model.last_features_and_hi(&early).unwrap();
+            let (q, point) = model.quantiles_and_point_features(&f, &probs).unwrap();
+            let below = q.iter().filter(|&&x| x < model.config.cap).count();
+            assert!(below <= 5, "unit {}: point {point}, {below} of 100 quantiles below the cap: {q:?}", unit.id);
+            assert!(model.failure_probability_features(&f, model.config.cap - 1.0).unwrap() <= 0.06);
         }
     }
 

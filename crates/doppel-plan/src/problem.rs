@@ -16,6 +16,9 @@
 //! horizon), it pays the corrective repair (cost, parts, labour) and the line stands for `corrective_h` plus the
 //! wait for parts that are not in stock; derating costs throughput until then; a planned repair throws away the
 //! life the component still had, priced as that share of a new component ([`crate::business::ClassBusiness::mean_life_h`]).
+//! For an asset the model does not flag yet, a failure scenario that the model will flag at a later decision early
+//! enough to repair ([`RulDist::caught_later`]) ends in a planned repair then instead: plans are re-optimised, so
+//! waiting for the prediction to sharpen has a value, and a healthy-looking component is not replaced "in case".
 //! The averages over scenarios are the option's expected consequences ([`Consequences`]).
 //!
 //! ## Coupling between assets (why the plan is optimised jointly)
@@ -122,6 +125,10 @@ pub struct Consequences {
     pub energy_kwh: f64,
     /// Expected hours of component life (at rated load) thrown away.
     pub wasted_life_h: f64,
+    /// Probability that the asset would fail before the action takes effect but a later plan, once the model
+    /// flags the coming failure, repairs it in time instead (see [`crate::rul::RulDist::caught_later`]).
+    #[serde(default)]
+    pub caught_later_probability: f64,
 }
 
 /// One option of one asset.
@@ -429,7 +436,10 @@ impl Problem {
         let mut late = vec![0.0; line.orders.len()];
         let producing_at = |t: f64| line.producing[((t / self.config.slot_h) as usize).min(self.slots - 1)];
         let lead = if order { wait_if_failed } else { 0.0 };
-        let mut failures = 0usize;
+        // A failure the model will flag at a later decision can be repaired as planned then, if there is time for
+        // the repair and the wait for parts (ordered now, or at the flag).
+        let react_h = class.planned_h + if order { 0.0 } else { wait_if_failed };
+        let mut failures = 0.0;
         let scenarios: Vec<Option<f64>> = if rul.is_empty() {
             vec![None]
         } else {
@@ -439,19 +449,28 @@ impl Problem {
             let weight = if rul.is_empty() { 1.0 } else { 1.0 / n };
             match *fail {
                 Some(t) => {
-                    failures += 1;
+                    let caught = rul.caught_later(t, self.config.slot_h, react_h);
+                    failures += 1.0 - caught;
+                    cons.caught_later_probability += weight * caught;
                     let wait = if order { (lead - t).max(0.0) } else { wait_if_failed };
-                    let down = class.corrective_h + wait;
-                    let stop = down * w * producing_at(t);
-                    cost.corrective += weight * (class.corrective_cost + parts_cost + labour * class.corrective_h);
+                    // Either it fails (corrective repair, waiting for parts) or a later plan repairs it just before.
+                    let down_failed = class.corrective_h + wait;
+                    let down_caught = class.planned_h;
+                    let stop_failed = down_failed * w * producing_at(t);
+                    let stop_caught = down_caught * w * producing_at(t);
+                    let stop = (1.0 - caught) * stop_failed + caught * stop_caught;
+                    cost.corrective += weight * (1.0 - caught) * (class.corrective_cost + parts_cost + labour * class.corrective_h);
+                    cost.planned += weight * caught * (class.planned_cost + parts_cost + labour * class.planned_h);
                     cost.downtime += weight * stop * line.cost_h;
                     cost.derate += weight * dl * t * w * line.cost_h;
                     cons.downtime_h += weight * stop;
                     cons.derate_loss_h += weight * dl * t * w;
+                    let down = (1.0 - caught) * down_failed + caught * down_caught;
                     cons.energy_kwh += weight * class.power_kw * ((1.0 - d) * t + (h - t - down).max(0.0));
                     for (k, o) in line.orders.iter().enumerate() {
                         if o.due_h > t {
-                            late[k] += weight * (stop.min((o.due_h - t) * w) + dl * t * w);
+                            let lost = (1.0 - caught) * stop_failed.min((o.due_h - t) * w) + caught * stop_caught.min((o.due_h - t) * w);
+                            late[k] += weight * (lost + dl * t * w);
                         } else {
                             late[k] += weight * dl * o.due_h.max(0.0) * w;
                         }
@@ -490,7 +509,7 @@ impl Problem {
             }
         }
         cost.energy = cons.energy_kwh * price;
-        cons.failure_probability = if rul.is_empty() { 0.0 } else { failures as f64 / n };
+        cons.failure_probability = if rul.is_empty() { 0.0 } else { failures / n };
         AssetOption {
             slot,
             derate: d,

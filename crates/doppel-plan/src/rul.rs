@@ -4,6 +4,14 @@
 //! A model trained on a capped RUL cannot see beyond its cap: scenarios at or above `cap_h` are *censored* —
 //! the asset survives at least that long. They never fail inside the cap; beyond it the planner treats them as
 //! surviving the horizon, which the rolling re-planning revisits as the predictions move below the cap.
+//!
+//! ## Waiting is worth something: the warning lead
+//! A plan is re-optimised as predictions change. For an asset the model does not flag yet (nothing visible), a
+//! scenario that fails at `t` will usually *become visible* before it happens: the model flags failures some lead
+//! `L` ahead (its [`RulDist::warning_leads_h`], measured on the training lives' out-of-fold predictions). If the
+//! flag comes at a later decision with enough time left to repair, that scenario ends in a planned repair, not a
+//! failure — so running on now is cheaper than the bare failure probability says, and replacing a healthy-looking
+//! component "in case" is not worth it. [`RulDist::caught_later`] is that probability, per scenario.
 
 use serde::{Deserialize, Serialize};
 
@@ -13,6 +21,10 @@ pub struct RulDist {
     samples: Vec<f64>,
     /// The model's cap: scenarios at or above it are censored (alive beyond it, time unknown).
     cap_h: Option<f64>,
+    /// For an asset the model does not flag yet: how long before failure the model flags failures (hours, sorted,
+    /// one per training life). Empty: no such knowledge, or the asset is flagged already (see the module docs).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    warning_h: Vec<f64>,
 }
 
 /// Standard normal quantile (Acklam's rational approximation, relative error < 1.2e-9).
@@ -64,6 +76,7 @@ impl RulDist {
         RulDist {
             samples: s,
             cap_h: cap_h.filter(|c| c.is_finite() && *c > 0.0),
+            warning_h: Vec::new(),
         }
     }
 
@@ -73,6 +86,7 @@ impl RulDist {
         RulDist {
             samples: Vec::new(),
             cap_h: None,
+            warning_h: Vec::new(),
         }
     }
 
@@ -96,6 +110,43 @@ impl RulDist {
             Some(c) => RulDist::from_samples(d.samples.into_iter().map(|v| v.min(c)), cap_h),
             None => d,
         }
+    }
+
+    /// The same distribution for an asset the model does not flag yet, whose failures the model flags
+    /// `leads_h` hours ahead (one lead per training life; non-finite and negative values dropped).
+    #[must_use]
+    pub fn with_warning(mut self, leads_h: impl IntoIterator<Item = f64>) -> RulDist {
+        let mut w: Vec<f64> = leads_h.into_iter().filter(|v| v.is_finite() && *v >= 0.0).collect();
+        w.sort_by(f64::total_cmp);
+        self.warning_h = w;
+        self
+    }
+
+    /// Warning leads, hours, sorted (empty: the asset is flagged, or the source gives none).
+    #[must_use]
+    pub fn warning_leads_h(&self) -> &[f64] {
+        &self.warning_h
+    }
+
+    /// Probability that a failure `t_h` hours from now, of an asset not flagged now, is flagged at a later decision
+    /// (decisions every `slot_h` hours, the next one `slot_h` from now) with at least `react_h` hours left to
+    /// repair it: over the leads `L < t_h` (the asset is not flagged now, so its lead is shorter than the time
+    /// left), the share whose flag at `t_h − L`, seen at the next decision, leaves `react_h`. Zero without warning
+    /// leads, or when no training life was flagged that late (nothing suggests waiting would reveal it).
+    #[must_use]
+    pub fn caught_later(&self, t_h: f64, slot_h: f64, react_h: f64) -> f64 {
+        let below = self.warning_h.partition_point(|&l| l < t_h);
+        if below == 0 || slot_h.is_nan() || slot_h <= 0.0 {
+            return 0.0;
+        }
+        let caught = self.warning_h[..below]
+            .iter()
+            .filter(|&&l| {
+                let decision = slot_h * ((t_h - l) / slot_h).ceil().max(1.0);
+                t_h - decision >= react_h
+            })
+            .count();
+        caught as f64 / below as f64
     }
 
     #[must_use]
@@ -168,6 +219,27 @@ mod tests {
         // at half the consumption rate, the 10 h scenario fails at 20 h
         assert_eq!(d.prob_before(25.0, 0.5), 0.25);
         assert_eq!(RulDist::healthy().prob_before(1e9, 1.0), 0.0);
+    }
+
+    #[test]
+    fn waiting_catches_failures_the_model_flags_early_enough() {
+        let d = RulDist::from_samples([50.0, 100.0], None);
+        assert_eq!(d.caught_later(100.0, 8.0, 10.0), 0.0, "no warning leads: no value in waiting");
+        let d = d.with_warning([f64::NAN, 0.0, 20.0, 40.0, 60.0, 200.0]);
+        assert_eq!(d.warning_leads_h(), [0.0, 20.0, 40.0, 60.0, 200.0]);
+        // Failure in 100 h: leads 0, 20, 40, 60 are possible (200 would have flagged it already). Lead 0 is never
+        // caught; lead 20 flags at 80 h, seen at the decision at 80 h, 20 h left >= 10: caught; 40 and 60 too.
+        assert_eq!(d.caught_later(100.0, 8.0, 10.0), 0.75);
+        // With 30 h needed to repair, only the leads of 40 (flag 60 h, seen at 64 h, 36 h left) and 60 are caught.
+        assert_eq!(d.caught_later(100.0, 8.0, 30.0), 0.5);
+        // A failure within the next slot cannot be caught by a later decision.
+        assert_eq!(d.caught_later(5.0, 8.0, 1.0), 0.0);
+        // No lead shorter than the time left: the model would have flagged it already — do not count on waiting.
+        let early = RulDist::from_samples([50.0], None).with_warning([300.0, 400.0]);
+        assert_eq!(early.caught_later(50.0, 8.0, 10.0), 0.0);
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(serde_json::from_str::<RulDist>(&json).unwrap(), d);
+        assert!(!serde_json::to_string(&RulDist::healthy()).unwrap().contains("warning"));
     }
 
     #[test]

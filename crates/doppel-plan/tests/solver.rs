@@ -101,3 +101,65 @@ fn the_rul_distribution_matters_not_only_its_median() {
     // The sharp one is repaired shortly before its failures start (120 h ≈ slot 15), not needlessly early.
     assert!((10..15).contains(&sharp), "sharp repaired at slot {sharp}");
 }
+
+#[test]
+fn a_healthy_looking_component_is_not_replaced_in_case_when_the_model_would_flag_its_failure_in_time() {
+    // Two motors on one line. "due" fails in about 30 h and must be repaired now; "healthy" shows nothing (85 % of
+    // its scenarios beyond the model's 240-h cap) but 15 % of its scenarios fail between 100 h and 240 h. The line
+    // stops for "due" anyway, so replacing "healthy" in the same stop looks cheap against a 15 % risk of a
+    // corrective repair. But the model flags failures 40–120 h ahead: those scenarios will be seen at a later
+    // re-plan and repaired as planned, so the right plan leaves "healthy" running.
+    let (mut business, _) = random(
+        5,
+        InstanceSize {
+            assets: 2,
+            lines: 1,
+            crews: 3,
+            horizon_h: 336.0,
+            scenarios: 10,
+            degrading: 1.0,
+        },
+        NOW,
+    );
+    business.orders.clear();
+    business.windows.clear();
+    for l in &mut business.lines {
+        l.reroute.clear();
+        l.downtime_cost_per_h = 1500.0;
+    }
+    for p in &mut business.parts {
+        p.on_hand = 5;
+    }
+    // Enough electricians on every shift for both jobs in one slot: only the decision is tested.
+    for c in &mut business.crews {
+        c.size = 3;
+        c.skills = vec!["electrical".into(), "mechanical".into()];
+    }
+    let line = business.lines[0].id.clone();
+    let asset = |id: &str, rul| doppel_plan::AssetInput {
+        id: id.into(),
+        line: line.clone(),
+        class: "induction_motor".into(),
+        rul,
+    };
+    let due = doppel_plan::RulDist::from_samples((0..100).map(|k| 26.0 + 0.08 * k as f64), Some(240.0));
+    let tail = (0..100).map(|k| if k < 15 { 100.0 + 9.0 * k as f64 } else { 240.0 });
+    let unaware = doppel_plan::RulDist::from_samples(tail.clone(), Some(240.0));
+    let aware = unaware.clone().with_warning((0..20).map(|k| 40.0 + 4.0 * k as f64));
+    let plan_for = |healthy: doppel_plan::RulDist| {
+        let p = Problem::new(NOW, PlanConfig::default(), business.clone(), vec![asset("due", due.clone()), asset("healthy", healthy)]).unwrap();
+        let s = solve_milp(&p, Duration::from_secs(60), None).unwrap();
+        assert!(s.proven_optimal);
+        let slot = |a: usize| p.options[a][s.choices[a].option].slot;
+        (slot(0), slot(1), p.options[1][0].consequences)
+    };
+    let (due_slot, healthy_slot, run_on) = plan_for(unaware);
+    assert!(due_slot.is_some_and(|s| s <= 3), "repaired before its failures start at 26 h: {due_slot:?}");
+    assert_eq!(healthy_slot, due_slot, "without a warning lead the shared stop is used to replace it as well");
+    assert!((run_on.failure_probability - 0.15).abs() < 1e-9, "{run_on:?}");
+    let (due_slot, healthy_slot, run_on) = plan_for(aware);
+    assert!(due_slot.is_some_and(|s| s <= 3), "repaired before its failures start at 26 h: {due_slot:?}");
+    assert_eq!(healthy_slot, None, "with it, the healthy-looking motor runs on: {run_on:?}");
+    // Its failure scenarios are now mostly repairs planned later, once flagged.
+    assert!(run_on.failure_probability < 0.02 && run_on.caught_later_probability > 0.13, "{run_on:?}");
+}

@@ -907,7 +907,8 @@ impl Prescriber {
 }
 
 /// The planning inputs from the prediction engine: every predicted asset whose class the business data knows,
-/// with its RUL quantiles (assets without a model or a step yet are left out).
+/// with its RUL quantiles and, when the model does not flag it yet, the model's warning leads (assets without a
+/// model or a step yet are left out).
 #[must_use]
 pub fn inputs(state: &AppState, business: &Business, rul_scale: f64) -> Vec<AssetInput> {
     let k = if rul_scale.is_finite() && rul_scale > 0.0 { 1.0 / rul_scale } else { 1.0 };
@@ -918,8 +919,14 @@ pub fn inputs(state: &AppState, business: &Business, rul_scale: f64) -> Vec<Asse
         if business.class(&a.type_id).is_none() || business.line(&a.line).is_none() || !engine.has_model(i) {
             continue;
         }
-        let Some((q, cap)) = engine.rul_quantiles(i, &probs) else { continue };
-        let rul = RulDist::from_samples(q.into_iter().map(|h| h * k), Some(cap * k));
+        let Some(o) = engine.rul_outlook(i, &probs) else { continue };
+        let rul = RulDist::from_samples(o.quantiles_h.into_iter().map(|h| h * k), Some(o.cap_h * k));
+        // Not flagged yet: the plan may count on the model flagging a coming failure in time (its warning leads).
+        let rul = if o.flagged {
+            rul
+        } else {
+            rul.with_warning(o.warning_leads_h.into_iter().map(|h| h * k))
+        };
         out.push(AssetInput {
             id: a.id.clone(),
             line: a.line.clone(),

@@ -410,6 +410,19 @@ struct AssetPredictor {
     id: String,
 }
 
+/// An asset's RUL distribution in hours of running time, as planners take it ([`PredictionEngine::rul_outlook`]).
+#[derive(Debug, Clone, PartialEq)]
+pub struct RulOutlookHours {
+    /// Quantiles of the conformal predictive distribution; values at `cap_h` are censored.
+    pub quantiles_h: Vec<f64>,
+    pub cap_h: f64,
+    /// The model sees the failure coming (point prediction below its flag level).
+    pub flagged: bool,
+    /// How long before failure the model flagged its training lives (sorted; see
+    /// `doppel_learn::rul::RulModel::warning_leads`).
+    pub warning_leads_h: Vec<f64>,
+}
+
 /// Scores every predicted asset online.
 pub struct PredictionEngine {
     assets: HashMap<usize, AssetPredictor>,
@@ -514,19 +527,24 @@ impl PredictionEngine {
         self.assets.get(&asset).and_then(|p| p.latest)
     }
 
-    /// Quantiles of the asset's RUL distribution now, in hours of running time, at the probabilities `probs`,
-    /// and the model's cap in hours (quantiles at the cap are censored: the asset lives at least that long).
-    /// `None` without a model or a step in the current life.
+    /// The asset's RUL distribution now, in hours of running time: quantiles at the probabilities `probs`, the
+    /// model's cap (quantiles at the cap are censored: the asset lives at least that long), whether the model
+    /// flags the asset, and the model's warning leads. `None` without a model or a step in the current life.
     #[must_use]
-    pub fn rul_quantiles(&self, asset: usize, probs: &[f64]) -> Option<(Vec<f64>, f64)> {
+    pub fn rul_outlook(&self, asset: usize, probs: &[f64]) -> Option<RulOutlookHours> {
         let p = self.assets.get(&asset)?;
         let model = self.models.as_ref()?.types.get(&p.asset_type)?.prognostics.as_ref()?;
         if p.life.is_empty() {
             return None;
         }
         let to_h = p.step_s / 3600.0;
-        let q = model.rul_quantiles(&p.life, probs).ok()?;
-        Some((q.into_iter().map(|v| v * to_h).collect(), model.model.config.cap * to_h))
+        let o = model.rul_outlook(&p.life, probs).ok()?;
+        Some(RulOutlookHours {
+            quantiles_h: o.quantiles.into_iter().map(|v| v * to_h).collect(),
+            cap_h: model.model.config.cap * to_h,
+            flagged: o.flagged,
+            warning_leads_h: model.model.warning_leads().iter().map(|v| v * to_h).collect(),
+        })
     }
 
     /// A renewing maintenance: the asset starts a new life.

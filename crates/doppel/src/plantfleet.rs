@@ -307,8 +307,11 @@ impl Fleet for PlantFleet {
             return d.clone();
         }
         let probs: Vec<f64> = (0..QUANTILES).map(|k| (k as f64 + 0.5) / QUANTILES as f64).collect();
-        let d = match self.engine.rul_quantiles(self.plant_idx[a], &probs) {
-            Some((q, cap)) => RulDist::from_samples(q, Some(cap)),
+        let d = match self.engine.rul_outlook(self.plant_idx[a], &probs) {
+            Some(o) => {
+                let d = RulDist::from_samples(o.quantiles_h, Some(o.cap_h));
+                if o.flagged { d } else { d.with_warning(o.warning_leads_h) }
+            }
             // No step of this life yet: a renewed asset, nothing to foresee within the model's cap.
             None => RulDist::from_samples(std::iter::repeat_n(CAP_H, QUANTILES), Some(CAP_H)),
         };

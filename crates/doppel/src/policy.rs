@@ -545,8 +545,15 @@ impl Fleet for CmapssFleet<'_> {
             // Nothing observed in this life yet: a new engine, no failure within the model's sight.
             RulDist::from_samples(std::iter::repeat_n(cap_h, QUANTILES), Some(cap_h))
         } else {
-            match self.src.model.rul_quantiles_online(&self.online[a], &probs) {
-                Ok(q) => RulDist::from_samples(q.into_iter().map(|c| c * self.src.cycle_h), Some(cap_h)),
+            match self.src.model.rul_outlook_online(&self.online[a], &probs) {
+                Ok(o) => {
+                    let d = RulDist::from_samples(o.quantiles.into_iter().map(|c| c * self.src.cycle_h), Some(cap_h));
+                    if o.flagged {
+                        d
+                    } else {
+                        d.with_warning(self.src.model.model.warning_leads().iter().map(|c| c * self.src.cycle_h))
+                    }
+                }
                 Err(_) => RulDist::healthy(),
             }
         };
