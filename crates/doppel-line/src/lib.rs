@@ -11,6 +11,7 @@ pub mod dist;
 pub mod energy;
 pub mod results;
 pub mod rng;
+pub mod stats;
 pub mod trace;
 
 pub use config::LineConfig;
