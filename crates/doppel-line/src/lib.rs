@@ -13,6 +13,7 @@ pub mod results;
 pub mod rng;
 pub mod stats;
 pub mod trace;
+pub mod whatif;
 
 pub use config::LineConfig;
 pub use des::{SimOptions, Simulator, simulate};
