@@ -1138,7 +1138,7 @@ impl<'a> Engine<'a> {
             }
             let pass = v >= ck.lower && v <= ck.upper;
             if let Some(t) = &mut self.trace {
-                t.quality.push((serial, c as u16, v, pass));
+                t.quality.push(crate::trace::QualityRecord { serial, check: c as u16, value: v, pass, t_s: now });
             }
             if !pass && disp.is_none() {
                 disp = Some(ck.on_fail);

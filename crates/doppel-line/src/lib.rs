@@ -12,6 +12,7 @@ pub mod energy;
 pub mod plant;
 pub mod results;
 pub mod rng;
+pub mod rootcause;
 pub mod schedule;
 pub mod stats;
 pub mod trace;

@@ -51,6 +51,16 @@ pub struct VisitRecord {
     pub cond_len: u16,
 }
 
+/// A quality result of one unit, measured at `t_s`.
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+pub struct QualityRecord {
+    pub serial: u64,
+    pub check: u16,
+    pub value: f64,
+    pub pass: bool,
+    pub t_s: f64,
+}
+
 /// An asset was in alarm over `[start_s, end_s)`.
 #[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
 pub struct AlarmRecord {
@@ -76,8 +86,7 @@ pub struct TraceLog {
     pub conditions: Vec<f32>,
     /// (serial, lot)
     pub lots_used: Vec<(u64, u32)>,
-    /// (serial, check, value, pass)
-    pub quality: Vec<(u64, u16, f64, bool)>,
+    pub quality: Vec<QualityRecord>,
     pub alarms: Vec<AlarmRecord>,
 }
 
@@ -99,6 +108,7 @@ pub struct QualityResult {
     pub check: String,
     pub value: f64,
     pub pass: bool,
+    pub at_ns: i64,
 }
 
 /// Everything about one serial number.
@@ -166,7 +176,7 @@ pub struct TraceBuilder {
     cond: Vec<f32>,
     l_serial: Vec<u64>,
     l_lot: Vec<u32>,
-    q: Vec<(u64, u16, f64, bool)>,
+    q: Vec<(u64, u16, f64, bool, i64)>,
     alarms: Vec<(u32, i64, i64)>,
 }
 
@@ -243,8 +253,8 @@ impl TraceBuilder {
             self.l_serial.push(s);
             self.l_lot.push(lmap[l as usize]);
         }
-        for &(s, c, v, p) in &log.quality {
-            self.q.push((s, cmap[c as usize], v, p));
+        for q in &log.quality {
+            self.q.push((q.serial, cmap[q.check as usize], q.value, q.pass, ns(q.t_s)));
         }
         for a in &log.alarms {
             self.alarms.push((amap[a.asset as usize], ns(a.start_s), ns(a.end_s)));
@@ -345,7 +355,7 @@ impl TraceBuilder {
         }
         drop(ul);
         // quality
-        let mut q: Vec<(u32, u16, f64, bool)> = b.q.iter().filter_map(|&(s, c, v, p)| unit_of(s).map(|u| (u, c, v, p))).collect();
+        let mut q: Vec<(u32, u16, f64, bool, i64)> = b.q.iter().filter_map(|&(s, c, v, p, t)| unit_of(s).map(|u| (u, c, v, p, t))).collect();
         q.sort_by_key(|x| (x.0, x.1));
         let mut q_off = vec![0u32; nu + 1];
         for x in &q {
@@ -409,6 +419,7 @@ impl TraceBuilder {
             q_check: q.iter().map(|x| x.1).collect(),
             q_value: q.iter().map(|x| x.2).collect(),
             q_pass: q.iter().map(|x| x.3).collect(),
+            q_time: q.iter().map(|x| x.4).collect(),
             alarm_off,
             alarms,
         }
@@ -452,6 +463,7 @@ pub struct TraceIndex {
     q_check: Vec<u16>,
     q_value: Vec<f64>,
     q_pass: Vec<bool>,
+    q_time: Vec<i64>,
     alarm_off: Vec<u32>,
     alarms: Vec<(i64, i64)>,
 }
@@ -478,7 +490,7 @@ impl TraceIndex {
             + self.v_station.len() * (2 + 4 + 8 + 8 + 4 + 1 + 4 + 2 + 4)
             + self.cond.len() * 4
             + self.unit_lots.len() * 8
-            + self.q_value.len() * 11
+            + self.q_value.len() * 19
             + self.alarms.len() * 16
     }
 
@@ -512,7 +524,7 @@ impl TraceIndex {
         let quality = (self.q_off[u]..self.q_off[u + 1])
             .map(|i| {
                 let i = i as usize;
-                QualityResult { check: self.checks[self.q_check[i] as usize].clone(), value: self.q_value[i], pass: self.q_pass[i] }
+                QualityResult { check: self.checks[self.q_check[i] as usize].clone(), value: self.q_value[i], pass: self.q_pass[i], at_ns: self.q_time[i] }
             })
             .collect();
         Some(UnitGenealogy {
@@ -584,6 +596,15 @@ impl TraceIndex {
         out
     }
 
+    /// (measurement time, value, pass) of quality check `check` for every unit, in time order — the quality
+    /// series for [`crate::rootcause`]. O(quality results).
+    pub fn quality_series(&self, check: &str) -> Vec<(i64, f64, bool)> {
+        let Some(c) = self.checks.iter().position(|x| x == check) else { return Vec::new() };
+        let mut out: Vec<(i64, f64, bool)> = (0..self.q_check.len()).filter(|&i| self.q_check[i] as usize == c).map(|i| (self.q_time[i], self.q_value[i], self.q_pass[i])).collect();
+        out.sort_by_key(|x| x.0);
+        out
+    }
+
     /// (time of the visit start, value) of process variable `var` at `station`, in time order — the
     /// upstream series for [`crate::rootcause`]. O(visits of the station's assets).
     pub fn variable_series(&self, station: &str, var: &str) -> Vec<(i64, f64)> {
@@ -625,7 +646,11 @@ mod tests {
                 .collect(),
             conditions: vec![60.0, 75.0, 61.0],
             lots_used: vec![(0, 0), (1, 0), (2, 1)],
-            quality: vec![(0, 0, 1.0, true), (1, 0, 1.2, true), (2, 0, 2.0, false)],
+            quality: vec![
+                QualityRecord { serial: 0, check: 0, value: 1.0, pass: true, t_s: 25.0 },
+                QualityRecord { serial: 1, check: 0, value: 1.2, pass: true, t_s: 35.0 },
+                QualityRecord { serial: 2, check: 0, value: 2.0, pass: false, t_s: 45.0 },
+            ],
             alarms: vec![AlarmRecord { asset: 0, start_s: 10.0, end_s: 20.0 }],
         }
     }
@@ -642,6 +667,9 @@ mod tests {
         assert!(g.visits[0].alarm);
         assert_eq!(g.lots, vec!["L1".to_string()]);
         assert_eq!(g.quality[0].check, "dim");
+        assert_eq!(g.quality[0].at_ns, 1_000_000_000_000 + 35_000_000_000);
+        assert_eq!(ix.quality_series("dim").iter().map(|x| x.2).collect::<Vec<_>>(), vec![true, true, false]);
+        assert!(ix.quality_series("nope").is_empty());
         assert!(ix.unit(2).unwrap().scrapped);
         assert!(ix.unit(99).is_none());
         let t = |s: f64| 1_000_000_000_000 + (s * 1e9) as i64;
@@ -671,7 +699,7 @@ mod tests {
             l.0 += 100;
         }
         for q in &mut c.quality {
-            q.0 += 100;
+            q.serial += 100;
         }
         c.start_ns += 1_000_000_000_000;
         c.assets.reverse(); // ids differ, names the same
