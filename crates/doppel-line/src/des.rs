@@ -1450,6 +1450,7 @@ impl<'a> Engine<'a> {
             bottleneck,
             buckets: self.buckets.take(),
             trace: self.trace.take(),
+            active_periods: periods,
             events: self.events,
         };
         result.kpis.energy_kwh = result.stations.iter().map(|s| s.energy_kwh).sum();

@@ -9,6 +9,7 @@ pub mod config;
 pub mod des;
 pub mod dist;
 pub mod energy;
+pub mod factory;
 pub mod plant;
 pub mod results;
 pub mod rng;

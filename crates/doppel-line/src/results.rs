@@ -221,6 +221,9 @@ pub struct RunResult {
     pub buckets: Option<Buckets>,
     #[serde(skip)]
     pub trace: Option<TraceLog>,
+    /// Active periods of each station (input of [`crate::bottleneck::active_period_method`]).
+    #[serde(skip)]
+    pub active_periods: Vec<Vec<(f64, f64)>>,
     /// Events processed.
     pub events: u64,
 }

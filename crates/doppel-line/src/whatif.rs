@@ -67,6 +67,14 @@ pub struct Scenario {
 /// Applies `changes` to a copy of `base`; returns the changed line and the tariff (the last
 /// `EnergyTariff` change, else `tariff`).
 pub fn apply(base: &LineConfig, changes: &[Change], tariff: Option<&Tariff>) -> Result<(LineConfig, Option<Tariff>), LineError> {
+    let (l, tf) = apply_unchecked(base, changes, tariff)?;
+    l.validate()?;
+    Ok((l, tf))
+}
+
+/// [`apply`] without validating the result (a factory's line may refer to shared components it does not
+/// declare; the factory validates the combined network).
+pub(crate) fn apply_unchecked(base: &LineConfig, changes: &[Change], tariff: Option<&Tariff>) -> Result<(LineConfig, Option<Tariff>), LineError> {
     let mut l = base.clone();
     let mut tf = tariff.cloned();
     fn st<'a>(l: &'a mut LineConfig, id: &str) -> Result<&'a mut StationConfig, LineError> {
@@ -127,7 +135,6 @@ pub fn apply(base: &LineConfig, changes: &[Change], tariff: Option<&Tariff>) -> 
             }
         }
     }
-    l.validate()?;
     Ok((l, tf))
 }
 
