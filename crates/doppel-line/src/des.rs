@@ -1170,7 +1170,15 @@ impl<'a> Engine<'a> {
                     self.st[j].rework += 1;
                     self.reworks += 1;
                 }
-                self.forward(s, u, cs.rework_to, 0.0);
+                if cs.rework_to == j {
+                    // reworked in place: first in line at this station, whatever the buffer holds (no deadlock)
+                    self.free_server(s);
+                    self.touch(j);
+                    self.st[j].queue.push_front(u);
+                    self.st[j].n_at += 1;
+                } else {
+                    self.forward(s, u, cs.rework_to, 0.0);
+                }
             }
             None => {
                 if self.collecting {
@@ -1544,7 +1552,7 @@ mod tests {
     fn scrap_rework_and_routing_split() {
         let mut a = StationConfig::new("a", det(10.0), 1);
         a.routes = vec![Route { to: Some("b".into()), p: 3.0, transport_s: 5.0 }, Route { to: Some("c".into()), p: 1.0, transport_s: 0.0 }];
-        let mut b = StationConfig::new("b", det(1.0), 1);
+        let mut b = StationConfig::new("b", det(1.0), 1).with_buffer(Some(0));
         b.scrap_p = 0.1;
         b.rework_p = 0.2;
         b.routes = vec![Route { to: None, p: 1.0, transport_s: 0.0 }];

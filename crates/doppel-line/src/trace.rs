@@ -267,47 +267,77 @@ impl TraceBuilder {
         self.alarms.push((a, start_ns, end_ns));
     }
 
-    /// Sorts and indexes.
+    /// Sorts and indexes. Each input column is dropped as soon as its sorted copy exists, so the peak
+    /// memory is about one column above the final index.
     pub fn finish(self) -> TraceIndex {
-        let b = self;
+        let TraceBuilder {
+            products,
+            stations,
+            assets,
+            lots,
+            checks,
+            vars,
+            serial,
+            product,
+            entered,
+            exit,
+            scrapped,
+            v_serial,
+            v_station,
+            v_asset,
+            v_start,
+            v_end,
+            v_health,
+            v_alarm,
+            v_cond,
+            v_cond_len,
+            station_vars,
+            cond,
+            l_serial,
+            l_lot,
+            q,
+            alarms,
+        } = self;
+        fn g<T: Copy>(perm: &[u32], v: Vec<T>) -> Vec<T> {
+            let out = perm.iter().map(|&i| v[i as usize]).collect();
+            drop(v);
+            out
+        }
         // units sorted by serial
-        let mut uperm: Vec<u32> = (0..b.serial.len() as u32).collect();
-        uperm.sort_unstable_by_key(|&i| b.serial[i as usize]);
-        let gather = |v: &[u64]| uperm.iter().map(|&i| v[i as usize]).collect::<Vec<u64>>();
-        let serial = gather(&b.serial);
-        let product: Vec<u16> = uperm.iter().map(|&i| b.product[i as usize]).collect();
-        let entered: Vec<i64> = uperm.iter().map(|&i| b.entered[i as usize]).collect();
-        let exit: Vec<i64> = uperm.iter().map(|&i| b.exit[i as usize]).collect();
-        let scrapped: Vec<bool> = uperm.iter().map(|&i| b.scrapped[i as usize]).collect();
+        let mut uperm: Vec<u32> = (0..serial.len() as u32).collect();
+        uperm.sort_unstable_by_key(|&i| serial[i as usize]);
+        let serial = g(&uperm, serial);
+        let product = g(&uperm, product);
+        let entered = g(&uperm, entered);
+        let exit = g(&uperm, exit);
+        let scrapped = g(&uperm, scrapped);
         drop(uperm);
         let nu = serial.len();
         let unit_of = |s: u64| serial.binary_search(&s).ok().map(|i| i as u32);
         // visits: by (unit, start)
-        let v_unit: Vec<u32> = b.v_serial.iter().map(|&s| unit_of(s).unwrap_or(u32::MAX)).collect();
+        let v_unit: Vec<u32> = v_serial.iter().map(|&s| unit_of(s).unwrap_or(u32::MAX)).collect();
+        drop(v_serial);
         let mut vperm: Vec<u32> = (0..v_unit.len() as u32).filter(|&i| v_unit[i as usize] != u32::MAX).collect();
-        vperm.sort_unstable_by_key(|&i| (v_unit[i as usize], b.v_start[i as usize]));
+        vperm.sort_unstable_by_key(|&i| (v_unit[i as usize], v_start[i as usize]));
         let mut unit_visits = vec![0u32; nu + 1];
         for &i in &vperm {
             unit_visits[v_unit[i as usize] as usize + 1] += 1;
         }
+        drop(v_unit);
         for k in 0..nu {
             unit_visits[k + 1] += unit_visits[k];
         }
-        fn g<T: Copy>(perm: &[u32], v: &[T]) -> Vec<T> {
-            perm.iter().map(|&i| v[i as usize]).collect()
-        }
-        let v_station = g(&vperm, &b.v_station);
-        let v_asset = g(&vperm, &b.v_asset);
-        let v_start = g(&vperm, &b.v_start);
-        let v_end = g(&vperm, &b.v_end);
-        let v_health = g(&vperm, &b.v_health);
-        let v_alarm = g(&vperm, &b.v_alarm);
-        let v_cond = g(&vperm, &b.v_cond);
-        let v_cond_len = g(&vperm, &b.v_cond_len);
+        let v_station = g(&vperm, v_station);
+        let v_asset = g(&vperm, v_asset);
+        let v_start = g(&vperm, v_start);
+        let v_end = g(&vperm, v_end);
+        let v_health = g(&vperm, v_health);
+        let v_alarm = g(&vperm, v_alarm);
+        let v_cond = g(&vperm, v_cond);
+        let v_cond_len = g(&vperm, v_cond_len);
         drop(vperm);
-        drop(v_unit);
         // per asset visits sorted by start
-        let na = b.assets.names.len();
+        let na = assets.names.len();
         let mut asset_off = vec![0u32; na + 1];
         for &a in &v_asset {
             asset_off[a as usize + 1] += 1;
@@ -328,7 +358,7 @@ impl TraceBuilder {
             asset_longest[a] = sl.iter().map(|&i| v_end[i as usize] - v_start[i as usize]).max().unwrap_or(0);
         }
         // lots
-        let mut ul: Vec<(u32, u32)> = b.l_serial.iter().zip(&b.l_lot).filter_map(|(&s, &l)| unit_of(s).map(|u| (u, l))).collect();
+        let mut ul: Vec<(u32, u32)> = l_serial.iter().zip(&l_lot).filter_map(|(&s, &l)| unit_of(s).map(|u| (u, l))).collect();
         ul.sort_unstable();
         ul.dedup();
         let mut unit_lot_off = vec![0u32; nu + 1];
@@ -339,7 +369,7 @@ impl TraceBuilder {
             unit_lot_off[k + 1] += unit_lot_off[k];
         }
         let unit_lots: Vec<u32> = ul.iter().map(|x| x.1).collect();
-        let nl = b.lots.names.len();
+        let nl = lots.names.len();
         let mut lot_off = vec![0u32; nl + 1];
         for &(_, l) in &ul {
             lot_off[l as usize + 1] += 1;
@@ -355,7 +385,7 @@ impl TraceBuilder {
         }
         drop(ul);
         // quality
-        let mut q: Vec<(u32, u16, f64, bool, i64)> = b.q.iter().filter_map(|&(s, c, v, p, t)| unit_of(s).map(|u| (u, c, v, p, t))).collect();
+        let mut q: Vec<(u32, u16, f64, bool, i64)> = q.iter().filter_map(|&(s, c, v, p, t)| unit_of(s).map(|u| (u, c, v, p, t))).collect();
         q.sort_by_key(|x| (x.0, x.1));
         let mut q_off = vec![0u32; nu + 1];
         for x in &q {
@@ -365,7 +395,7 @@ impl TraceBuilder {
             q_off[k + 1] += q_off[k];
         }
         // alarms merged per asset
-        let mut al = b.alarms;
+        let mut al = alarms;
         al.sort_unstable();
         let mut alarm_off = vec![0u32; na + 1];
         let mut alarms: Vec<(i64, i64)> = Vec::new();
@@ -384,15 +414,15 @@ impl TraceBuilder {
             alarm_off[a + 1] = alarms.len() as u32;
         }
         TraceIndex {
-            products: b.products.names,
-            stations: b.stations.names,
-            asset_dict: b.assets.index,
-            assets: b.assets.names,
-            lot_dict: b.lots.index,
-            lots: b.lots.names,
-            checks: b.checks.names,
-            vars: b.vars.names,
-            station_vars: b.station_vars,
+            products: products.names,
+            stations: stations.names,
+            asset_dict: assets.index,
+            assets: assets.names,
+            lot_dict: lots.index,
+            lots: lots.names,
+            checks: checks.names,
+            vars: vars.names,
+            station_vars,
             serial,
             product,
             entered,
@@ -407,7 +437,7 @@ impl TraceBuilder {
             v_alarm,
             v_cond,
             v_cond_len,
-            cond: b.cond,
+            cond,
             asset_off,
             asset_visits,
             asset_longest,
