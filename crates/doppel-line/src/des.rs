@@ -1524,7 +1524,8 @@ mod tests {
     fn changeovers_failures_maintenance_and_shifts_are_accounted() {
         let mut s = StationConfig::new("a", det(10.0), 1);
         s.setup = Some(vec![vec![0.0, 50.0], vec![50.0, 0.0]]);
-        s.failures = Some(FailureModel { clock: FailureClock::Calendar, mean_between: 2000.0, repair: det(100.0) });
+        let s = s.with_failures(FailureModel { clock: FailureClock::Calendar, mean_between: 2000.0, repair: det(100.0) });
+        let mut s = s;
         s.maintenance = vec![Window { start_s: 40_000.0, end_s: 41_000.0 }];
         let mut l = LineConfig::serial("l", vec![s]);
         l.products = vec!["x".into(), "y".into()];
@@ -1533,6 +1534,8 @@ mod tests {
         l.calendar = Some(Calendar::daily(7, 6.0, 22.0));
         let r = simulate(&l, &SimOptions::new(9, 86_400.0, 0.0)).unwrap();
         let st = &r.stations[0];
+        assert_eq!(r.station("a"), Some(st));
+        assert!(r.station("zz").is_none());
         let t = st.time;
         assert!((t.total() - 86_400.0).abs() < 1e-6);
         assert!((t.off - 8.0 * 3600.0).abs() < 1e-6, "{t:?}");

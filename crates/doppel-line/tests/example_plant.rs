@@ -73,6 +73,11 @@ fn the_simulator_produces_serials_lots_and_quality_results_for_the_example_plant
         assert!(u.visits.iter().any(|v| v.asset == "l1-cnc-2" && v.alarm), "{u:?}");
     }
     assert!(ix.units_in_alarm("l1-cnc-1").is_empty());
+    let intervals = ix.alarm_intervals("l1-cnc-2");
+    assert!(!intervals.is_empty() && intervals.iter().all(|w| w.0 < w.1));
+    // the alarms fall in the overheating window (day 2, 00:00 + 6 h after the start)
+    let day2 = doppel_model::time::parse_rfc3339("2026-01-07T00:00:00Z").unwrap();
+    assert!(intervals.iter().all(|w| w.0 >= day2 && w.1 <= day2 + 7 * 3_600_000_000_000), "{intervals:?}");
     // the hot spindle's parts fail the dimension check more often
     let fail_rate = |serials: &[u64]| serials.iter().filter(|&&s| ix.unit(s).is_some_and(|u| u.quality.iter().any(|q| !q.pass))).count() as f64 / serials.len() as f64;
     let all: Vec<u64> = (0..ix.units() as u64).filter(|s| ix.unit(*s).is_some_and(|u| !u.quality.is_empty())).collect();
