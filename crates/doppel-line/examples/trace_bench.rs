@@ -21,19 +21,52 @@ const LOT: u64 = 2_000;
 
 fn line(chunk_units: u64, chunk: u64) -> LineConfig {
     let mut cut = StationConfig::new("cut", Dist::LogNormal { mean: 10.0, cv: 0.1 }, 1);
-    cut.consumes = vec![Consumption { component: "bar".into(), per_unit: 1 }];
+    cut.consumes = vec![Consumption {
+        component: "bar".into(),
+        per_unit: 1,
+    }];
     let mut mill = StationConfig::new("mill", Dist::LogNormal { mean: 18.0, cv: 0.15 }, 2).with_buffer(Some(6));
     mill.process_vars = vec![
-        ProcessVar { name: "spindle_temp".into(), mean: 42.0, sd: 2.0, tau_s: 1800.0, drifts: vec![], alarm_above: Some(47.0), alarm_below: None },
-        ProcessVar { name: "spindle_load".into(), mean: 60.0, sd: 5.0, tau_s: 0.0, drifts: vec![], alarm_above: None, alarm_below: None },
+        ProcessVar {
+            name: "spindle_temp".into(),
+            mean: 42.0,
+            sd: 2.0,
+            tau_s: 1800.0,
+            drifts: vec![],
+            alarm_above: Some(47.0),
+            alarm_below: None,
+        },
+        ProcessVar {
+            name: "spindle_load".into(),
+            mean: 60.0,
+            sd: 5.0,
+            tau_s: 0.0,
+            drifts: vec![],
+            alarm_above: None,
+            alarm_below: None,
+        },
     ];
     let mut wash = StationConfig::new("wash", Dist::Deterministic { value: 8.0 }, 1).with_buffer(Some(6));
-    wash.process_vars = vec![ProcessVar { name: "bath_temp".into(), mean: 55.0, sd: 0.5, tau_s: 3600.0, drifts: vec![], alarm_above: None, alarm_below: None }];
+    wash.process_vars = vec![ProcessVar {
+        name: "bath_temp".into(),
+        mean: 55.0,
+        sd: 0.5,
+        tau_s: 3600.0,
+        drifts: vec![],
+        alarm_above: None,
+        alarm_below: None,
+    }];
     let inspect = StationConfig::new("inspect", Dist::Deterministic { value: 6.0 }, 1).with_buffer(Some(6));
     let mut l = LineConfig::serial("bench", vec![cut, mill, wash, inspect]);
     l.components = vec![ComponentSupply {
         component: "bar".into(),
-        lots: (0..chunk_units.div_ceil(LOT) + 1).map(|k| Lot { id: format!("BAR-{chunk:02}-{k:05}"), quantity: LOT, arrival_s: 0.0 }).collect(),
+        lots: (0..chunk_units.div_ceil(LOT) + 1)
+            .map(|k| Lot {
+                id: format!("BAR-{chunk:02}-{k:05}"),
+                quantity: LOT,
+                arrival_s: 0.0,
+            })
+            .collect(),
     }];
     l.quality = vec![QualityCheck {
         name: "diameter".into(),
@@ -42,7 +75,11 @@ fn line(chunk_units: u64, chunk: u64) -> LineConfig {
         noise_sd: 3.0,
         lower: -12.0,
         upper: 12.0,
-        effects: vec![Effect { station: "mill".into(), var: "spindle_temp".into(), coef: 1.5 }],
+        effects: vec![Effect {
+            station: "mill".into(),
+            var: "spindle_temp".into(),
+            coef: 1.5,
+        }],
         on_fail: Default::default(),
     }];
     l
@@ -60,7 +97,12 @@ fn main() {
         // the cut station (10 s) paces the line; run long enough for n units to enter
         let ts = Instant::now();
         let run = sim
-            .run(&SimOptions { trace: true, start_ns: last_end_ns, serial_base: made, ..SimOptions::new(chunk, n as f64 * 10.5 + 3600.0, 0.0) })
+            .run(&SimOptions {
+                trace: true,
+                start_ns: last_end_ns,
+                serial_base: made,
+                ..SimOptions::new(chunk, n as f64 * 10.5 + 3600.0, 0.0)
+            })
             .expect("run");
         t_sim += ts.elapsed().as_secs_f64();
         events += run.events;
@@ -96,7 +138,11 @@ fn main() {
         visits += ix.unit(s).map(|u| u.visits.len()).unwrap_or(0);
     }
     let per = tq.elapsed().as_secs_f64() / q as f64;
-    println!("everything about serial S: {:.2} µs per query ({q} random serials, {:.1} visits each)", per * 1e6, visits as f64 / q as f64);
+    println!(
+        "everything about serial S: {:.2} µs per query ({q} random serials, {:.1} visits each)",
+        per * 1e6,
+        visits as f64 / q as f64
+    );
     let span_ns = last_end_ns;
     let q = 10_000;
     let tq = Instant::now();
@@ -106,11 +152,20 @@ fn main() {
         found += ix.units_by_asset("mill-m1", t0, t0 + 3_600_000_000_000).len();
     }
     let per = tq.elapsed().as_secs_f64() / q as f64;
-    println!("units processed by asset A in a 1-hour window: {:.2} µs per query ({:.0} units each)", per * 1e6, found as f64 / q as f64);
+    println!(
+        "units processed by asset A in a 1-hour window: {:.2} µs per query ({:.0} units each)",
+        per * 1e6,
+        found as f64 / q as f64
+    );
     let tq = Instant::now();
     let hot = ix.units_in_alarm("mill-m1");
     let per = tq.elapsed().as_secs_f64();
-    println!("units made while asset A was in alarm: {:.1} ms ({} units over {} alarm intervals)", per * 1e3, hot.len(), ix.alarm_intervals("mill-m1").len());
+    println!(
+        "units made while asset A was in alarm: {:.1} ms ({} units over {} alarm intervals)",
+        per * 1e3,
+        hot.len(),
+        ix.alarm_intervals("mill-m1").len()
+    );
     let q = 10_000;
     let tq = Instant::now();
     let mut found = 0usize;
@@ -120,5 +175,9 @@ fn main() {
         found += ix.units_with_lot(&format!("BAR-{c:02}-{k:05}")).len();
     }
     let per = tq.elapsed().as_secs_f64() / q as f64;
-    println!("units that consumed lot L: {:.2} µs per query ({:.0} units each)", per * 1e6, found as f64 / q as f64);
+    println!(
+        "units that consumed lot L: {:.2} µs per query ({:.0} units each)",
+        per * 1e6,
+        found as f64 / q as f64
+    );
 }

@@ -32,7 +32,13 @@ fn main() {
         base.events as f64 / one / 1e6
     );
     let bottleneck = base.baseline_bottlenecks.iter().max_by_key(|x| x.1).map(|x| x.0.clone()).unwrap_or_default();
-    let scenarios = vec![Scenario { name: "bottleneck +10 %".into(), changes: vec![Change::StationSpeed { station: bottleneck.clone(), factor: 1.1 }] }];
+    let scenarios = vec![Scenario {
+        name: "bottleneck +10 %".into(),
+        changes: vec![Change::StationSpeed {
+            station: bottleneck.clone(),
+            factor: 1.1,
+        }],
+    }];
     let t = Instant::now();
     let r = run_whatif(&line, &scenarios, &cfg).expect("what-if");
     let two = t.elapsed().as_secs_f64();
@@ -47,7 +53,18 @@ fn main() {
         row.baseline.mean, row.variant.mean, row.difference.mean, row.difference.half_width
     );
     let single = Instant::now();
-    let _ = run_whatif(&line, &[], &WhatIfConfig { threads: Some(1), ..cfg.clone() }).expect("single thread");
+    let _ = run_whatif(
+        &line,
+        &[],
+        &WhatIfConfig {
+            threads: Some(1),
+            ..cfg.clone()
+        },
+    )
+    .expect("single thread");
     let st = single.elapsed().as_secs_f64();
-    println!("baseline only on 1 thread: {st:.3} s ({:.1} replications/s per core)", cfg.replications as f64 / st);
+    println!(
+        "baseline only on 1 thread: {st:.3} s ({:.1} replications/s per core)",
+        cfg.replications as f64 / st
+    );
 }

@@ -85,7 +85,9 @@ pub fn active_period_method(periods: &[Vec<(f64, f64)>], t0: f64, t1: f64, analy
             e += 1;
         }
         let Some(&(t_next, ..)) = ev.get(e) else { break };
-        let best = (0..n).filter_map(|k| cur[k].map(|i| (k, i))).max_by(|a, b| dur(a.0, a.1).total_cmp(&dur(b.0, b.1)).then(b.0.cmp(&a.0)));
+        let best = (0..n)
+            .filter_map(|k| cur[k].map(|i| (k, i)))
+            .max_by(|a, b| dur(a.0, a.1).total_cmp(&dur(b.0, b.1)).then(b.0.cmp(&a.0)));
         if let Some((k, i)) = best {
             match segs.last_mut() {
                 Some(l) if l.2 == k && l.3 == i && l.1 == t => l.1 = t_next,
@@ -126,11 +128,24 @@ pub fn active_period_method(periods: &[Vec<(f64, f64)>], t0: f64, t1: f64, analy
         .iter()
         .map(|p| {
             let inside: Vec<f64> = p.iter().filter(|x| x.1 > t0 && x.0 < t1).map(|x| x.1 - x.0).collect();
-            if inside.is_empty() { 0.0 } else { inside.iter().sum::<f64>() / inside.len() as f64 }
+            if inside.is_empty() {
+                0.0
+            } else {
+                inside.iter().sum::<f64>() / inside.len() as f64
+            }
         })
         .collect();
-    let station = (0..n).filter(|&k| total[k] > 0.0).max_by(|&a, &b| total[a].total_cmp(&total[b]).then(b.cmp(&a)));
-    Bottleneck { station, id: station.and_then(|k| ids.get(k).cloned()), sole, shifting: shift, total, mean_active_s }
+    let station = (0..n)
+        .filter(|&k| total[k] > 0.0)
+        .max_by(|&a, &b| total[a].total_cmp(&total[b]).then(b.cmp(&a)));
+    Bottleneck {
+        station,
+        id: station.and_then(|k| ids.get(k).cloned()),
+        sole,
+        shifting: shift,
+        total,
+        mean_active_s,
+    }
 }
 
 #[cfg(test)]

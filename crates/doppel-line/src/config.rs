@@ -152,7 +152,10 @@ pub struct Machine {
 
 impl Machine {
     pub fn new(asset: &str) -> Machine {
-        Machine { asset: asset.to_string(), health: Health::default() }
+        Machine {
+            asset: asset.to_string(),
+            health: Health::default(),
+        }
     }
 }
 
@@ -177,7 +180,14 @@ pub struct Health {
 
 impl Default for Health {
     fn default() -> Health {
-        Health { hazard_factor: 1.0, extra_hazard_per_s: 0.0, speed_factor: 1.0, scrap_factor: 1.0, index: 1.0, alarm: false }
+        Health {
+            hazard_factor: 1.0,
+            extra_hazard_per_s: 0.0,
+            speed_factor: 1.0,
+            scrap_factor: 1.0,
+            index: 1.0,
+            alarm: false,
+        }
     }
 }
 
@@ -281,7 +291,10 @@ impl Calendar {
         let mut out = Vec::new();
         for d in 0..days {
             for &(a, b) in shifts {
-                out.push(Window { start_s: d as f64 * DAY + a * HOUR, end_s: d as f64 * DAY + b * HOUR });
+                out.push(Window {
+                    start_s: d as f64 * DAY + a * HOUR,
+                    end_s: d as f64 * DAY + b * HOUR,
+                });
             }
         }
         Calendar { period_s: WEEK, shifts: out }
@@ -442,7 +455,13 @@ impl ProcessVar {
         self.drifts
             .iter()
             .filter(|d| t >= d.start_s && t < d.end_s && d.machine.is_none_or(|x| x == m))
-            .map(|d| if d.ramp_s > 0.0 { d.delta * ((t - d.start_s) / d.ramp_s).min(1.0) } else { d.delta })
+            .map(|d| {
+                if d.ramp_s > 0.0 {
+                    d.delta * ((t - d.start_s) / d.ramp_s).min(1.0)
+                } else {
+                    d.delta
+                }
+            })
             .sum()
     }
 }
@@ -547,6 +566,9 @@ pub(crate) struct CCheck {
     pub on_fail: Disposition,
 }
 
+/// A lot in compiled form: (id, quantity, arrival).
+pub(crate) type CLot = (String, u64, f64);
+
 /// A validated line, ready to simulate many times.
 #[derive(Debug, Clone)]
 pub(crate) struct Model {
@@ -555,8 +577,8 @@ pub(crate) struct Model {
     pub stations: Vec<CStation>,
     pub sources: Vec<CSource>,
     pub calendar: Option<Calendar>,
-    /// component name, lots (id, qty, arrival)
-    pub components: Vec<(String, Vec<(String, u64, f64)>)>,
+    /// component name, lots
+    pub components: Vec<(String, Vec<CLot>)>,
     /// stations consuming each component
     pub consumers: Vec<Vec<usize>>,
     pub checks: Vec<CCheck>,
@@ -607,14 +629,24 @@ impl LineConfig {
         if np > u16::MAX as usize || self.stations.len() > u16::MAX as usize {
             return Err(inv("stations", "too many products or stations"));
         }
-        let product = |p: &str| self.products.iter().position(|x| x == p).ok_or_else(|| LineError::UnknownProduct(p.to_string()));
+        let product = |p: &str| {
+            self.products
+                .iter()
+                .position(|x| x == p)
+                .ok_or_else(|| LineError::UnknownProduct(p.to_string()))
+        };
         let station = |s: &str| self.station_index(s).ok_or_else(|| LineError::UnknownStation(s.to_string()));
         for (i, s) in self.stations.iter().enumerate() {
             if self.stations[..i].iter().any(|o| o.id == s.id) {
                 return Err(inv(&format!("stations.{}", s.id), "duplicate station id"));
             }
         }
-        let comp_index = |c: &str| self.components.iter().position(|x| x.component == c).ok_or_else(|| LineError::UnknownComponent(c.to_string()));
+        let comp_index = |c: &str| {
+            self.components
+                .iter()
+                .position(|x| x.component == c)
+                .ok_or_else(|| LineError::UnknownComponent(c.to_string()))
+        };
         let mut assets: Vec<String> = Vec::new();
         let mut stations = Vec::with_capacity(self.stations.len());
         for (i, s) in self.stations.iter().enumerate() {
@@ -701,7 +733,11 @@ impl LineConfig {
                     return Err(inv(&f(&format!("process_vars.{}", v.name)), "sd ≥ 0, tau ≥ 0"));
                 }
             }
-            let consumes = s.consumes.iter().map(|c| Ok((comp_index(&c.component)?, c.per_unit))).collect::<Result<Vec<_>, LineError>>()?;
+            let consumes = s
+                .consumes
+                .iter()
+                .map(|c| Ok((comp_index(&c.component)?, c.per_unit)))
+                .collect::<Result<Vec<_>, LineError>>()?;
             let asset_idx = s
                 .machines
                 .iter()
@@ -789,7 +825,13 @@ impl LineConfig {
                     CArrivals::Orders(out)
                 }
             };
-            sources.push(CSource { id: src.id.clone(), to, arrivals, mix, batch: src.batch_size.max(1) });
+            sources.push(CSource {
+                id: src.id.clone(),
+                to,
+                arrivals,
+                mix,
+                batch: src.batch_size.max(1),
+            });
         }
         let mut components = Vec::new();
         for c in &self.components {
@@ -816,11 +858,12 @@ impl LineConfig {
             let mut effects = Vec::new();
             for e in &q.effects {
                 let si = station(&e.station)?;
-                let vi = stations[si]
-                    .vars
-                    .iter()
-                    .position(|v| v.name == e.var)
-                    .ok_or_else(|| inv(&format!("quality.{}.effects", q.name), &format!("station '{}' has no variable '{}'", e.station, e.var)))?;
+                let vi = stations[si].vars.iter().position(|v| v.name == e.var).ok_or_else(|| {
+                    inv(
+                        &format!("quality.{}.effects", q.name),
+                        &format!("station '{}' has no variable '{}'", e.station, e.var),
+                    )
+                })?;
                 let slot = match stations[si].var_slot[vi] {
                     Some(x) => x,
                     None => {
@@ -832,7 +875,15 @@ impl LineConfig {
                 effects.push((slot, e.coef, stations[si].vars[vi].mean));
             }
             stations[at].checks.push(k);
-            checks.push(CCheck { name: q.name.clone(), nominal: q.nominal, noise_sd: q.noise_sd, lower: q.lower, upper: q.upper, effects, on_fail: q.on_fail });
+            checks.push(CCheck {
+                name: q.name.clone(),
+                nominal: q.nominal,
+                noise_sd: q.noise_sd,
+                lower: q.lower,
+                upper: q.upper,
+                effects,
+                on_fail: q.on_fail,
+            });
         }
         if let Some(c) = &self.calendar
             && !(c.period_s > 0.0 && c.shifts.iter().all(|w| w.end_s >= w.start_s))
@@ -876,7 +927,13 @@ impl LineConfig {
             id: id.to_string(),
             products: vec!["p".to_string()],
             stations,
-            sources: vec![SourceConfig { id: "in".to_string(), to: first, arrivals: Arrivals::Saturated, mix: BTreeMap::new(), batch_size: 1 }],
+            sources: vec![SourceConfig {
+                id: "in".to_string(),
+                to: first,
+                arrivals: Arrivals::Saturated,
+                mix: BTreeMap::new(),
+                batch_size: 1,
+            }],
             calendar: None,
             components: Vec::new(),
             quality: Vec::new(),
@@ -923,7 +980,11 @@ mod tests {
         l.stations[1].rework_p = 0.5;
         assert!(matches!(l.validate(), Err(LineError::Invalid { field, .. }) if field == "stations.b.scrap_p"));
         let mut l = line();
-        l.stations[0].routes = vec![Route { to: Some("zz".into()), p: 1.0, transport_s: 0.0 }];
+        l.stations[0].routes = vec![Route {
+            to: Some("zz".into()),
+            p: 1.0,
+            transport_s: 0.0,
+        }];
         assert_eq!(l.validate(), Err(LineError::UnknownStation("zz".into())));
         let mut l = line();
         l.stations[2].setup = Some(vec![vec![0.0, 1.0]]);
@@ -947,8 +1008,18 @@ mod tests {
         // a Sunday night shift wraps into Monday morning of the next week
         let sunday = Calendar::daily_shifts(7, &[(22.0, 30.0)]);
         assert!((sunday.scheduled_s(WEEK) - 7.0 * 8.0 * HOUR).abs() < 1e-9);
-        assert_eq!(sunday.intervals(WEEK)[0], Window { start_s: 0.0, end_s: 6.0 * HOUR });
-        let m = merge_windows(vec![Window { start_s: 5.0, end_s: 7.0 }, Window { start_s: 0.0, end_s: 5.0 }, Window { start_s: 9.0, end_s: 10.0 }]);
+        assert_eq!(
+            sunday.intervals(WEEK)[0],
+            Window {
+                start_s: 0.0,
+                end_s: 6.0 * HOUR
+            }
+        );
+        let m = merge_windows(vec![
+            Window { start_s: 5.0, end_s: 7.0 },
+            Window { start_s: 0.0, end_s: 5.0 },
+            Window { start_s: 9.0, end_s: 10.0 },
+        ]);
         assert_eq!(m, vec![Window { start_s: 0.0, end_s: 7.0 }, Window { start_s: 9.0, end_s: 10.0 }]);
     }
 
@@ -960,7 +1031,21 @@ mod tests {
         assert!(!h.alarm);
         assert!(Health::from_twin(Some(0.1), None, 1.0).alarm);
         assert_eq!(Health::from_twin(None, None, 1.0), Health::default());
-        let v = ProcessVar { name: "t".into(), mean: 0.0, sd: 0.0, tau_s: 0.0, drifts: vec![Drift { start_s: 10.0, end_s: 30.0, ramp_s: 10.0, delta: 4.0, machine: None }], alarm_above: None, alarm_below: None };
+        let v = ProcessVar {
+            name: "t".into(),
+            mean: 0.0,
+            sd: 0.0,
+            tau_s: 0.0,
+            drifts: vec![Drift {
+                start_s: 10.0,
+                end_s: 30.0,
+                ramp_s: 10.0,
+                delta: 4.0,
+                machine: None,
+            }],
+            alarm_above: None,
+            alarm_below: None,
+        };
         assert_eq!(v.offset(5.0, 0), 0.0);
         assert!((v.offset(15.0, 0) - 2.0).abs() < 1e-12);
         assert_eq!(v.offset(25.0, 1), 4.0);

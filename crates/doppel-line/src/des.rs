@@ -50,7 +50,15 @@ pub struct SimOptions {
 
 impl SimOptions {
     pub fn new(seed: u64, horizon_s: f64, warmup_s: f64) -> SimOptions {
-        SimOptions { seed, horizon_s, warmup_s, trace: false, bucket_s: None, start_ns: 0, serial_base: 0 }
+        SimOptions {
+            seed,
+            horizon_s,
+            warmup_s,
+            trace: false,
+            bucket_s: None,
+            start_ns: 0,
+            serial_base: 0,
+        }
     }
 }
 
@@ -359,7 +367,15 @@ impl<'a> Engine<'a> {
             .sources
             .iter()
             .map(|s| match &s.arrivals {
-                CArrivals::Orders(os) => os.iter().map(|o| Ord_ { units_left: o.2, good: 0, scrap: 0, completion: None }).collect(),
+                CArrivals::Orders(os) => os
+                    .iter()
+                    .map(|o| Ord_ {
+                        units_left: o.2,
+                        good: 0,
+                        scrap: 0,
+                        completion: None,
+                    })
+                    .collect(),
                 _ => Vec::new(),
             })
             .collect();
@@ -757,7 +773,11 @@ impl<'a> Engine<'a> {
             crate::config::FailureClock::Operations => {
                 let ideal = self.m.stations[st].ideal[0];
                 let rate = h.hazard_factor / f.mean_between + h.extra_hazard_per_s * ideal;
-                srv.ops_left = if rate > 0.0 { srv.rng_fail.exponential(1.0 / rate).ceil().max(1.0).min(u64::MAX as f64 / 2.0) as u64 } else { u64::MAX };
+                srv.ops_left = if rate > 0.0 {
+                    srv.rng_fail.exponential(1.0 / rate).ceil().max(1.0).min(u64::MAX as f64 / 2.0) as u64
+                } else {
+                    u64::MAX
+                };
             }
         }
     }
@@ -834,7 +854,11 @@ impl<'a> Engine<'a> {
     // ----- flow ------------------------------------------------------------------------------------
 
     fn idle_available(&self, j: usize) -> usize {
-        self.st[j].servers.iter().filter(|&&s| self.srv[s].work == Work::Idle && self.available(s)).count()
+        self.st[j]
+            .servers
+            .iter()
+            .filter(|&&s| self.srv[s].work == Work::Idle && self.available(s))
+            .count()
     }
 
     fn has_space(&self, j: usize) -> bool {
@@ -847,7 +871,13 @@ impl<'a> Engine<'a> {
     fn new_unit(&mut self, source: usize, product: u16, order: u32) -> u32 {
         let serial = self.next_serial;
         self.next_serial += 1;
-        let u = Unit { serial, product, source: source as u16, order, entered: f64::NAN };
+        let u = Unit {
+            serial,
+            product,
+            source: source as u16,
+            order,
+            entered: f64::NAN,
+        };
         let n = self.m.n_slots;
         let id = match self.free_units.pop() {
             Some(id) => {
@@ -865,7 +895,14 @@ impl<'a> Engine<'a> {
             self.slots[b..b + n].fill(f64::NAN);
         }
         if let Some(t) = &mut self.trace {
-            t.units.push(crate::trace::UnitRecord { serial, product, source: source as u16, entered_s: f64::NAN, exit_s: f64::NAN, scrapped: false });
+            t.units.push(crate::trace::UnitRecord {
+                serial,
+                product,
+                source: source as u16,
+                entered_s: f64::NAN,
+                exit_s: f64::NAN,
+                scrapped: false,
+            });
         }
         id
     }
@@ -1138,7 +1175,13 @@ impl<'a> Engine<'a> {
             }
             let pass = v >= ck.lower && v <= ck.upper;
             if let Some(t) = &mut self.trace {
-                t.quality.push(crate::trace::QualityRecord { serial, check: c as u16, value: v, pass, t_s: now });
+                t.quality.push(crate::trace::QualityRecord {
+                    serial,
+                    check: c as u16,
+                    value: v,
+                    pass,
+                    t_s: now,
+                });
             }
             if !pass && disp.is_none() {
                 disp = Some(ck.on_fail);
@@ -1332,7 +1375,11 @@ impl<'a> Engine<'a> {
         if let Some(t) = &mut self.trace {
             for srv in &self.srv {
                 if let Some(a) = srv.alarm_since {
-                    t.alarms.push(AlarmRecord { asset: m.stations[srv.st].asset_idx[srv.m] as u32, start_s: a, end_s: h });
+                    t.alarms.push(AlarmRecord {
+                        asset: m.stations[srv.st].asset_idx[srv.m] as u32,
+                        start_s: a,
+                        end_s: h,
+                    });
                 }
             }
         }
@@ -1410,7 +1457,11 @@ impl<'a> Engine<'a> {
             wip_mean: self.wip_area / period,
             lead_time_mean_s: lead_mean,
             lead_time_p95_s: lead_p95,
-            sojourn_mean_s: if self.departures > 0 { self.sojourn_sum / self.departures as f64 } else { 0.0 },
+            sojourn_mean_s: if self.departures > 0 {
+                self.sojourn_sum / self.departures as f64
+            } else {
+                0.0
+            },
             departure_rate_per_s: self.departures as f64 / period,
             oee: line_oee,
             energy_kwh: 0.0,
@@ -1419,7 +1470,11 @@ impl<'a> Engine<'a> {
             .products
             .iter()
             .enumerate()
-            .map(|(i, p)| ProductResult { product: p.clone(), good: self.product_good[i], scrap: self.product_scrap[i] })
+            .map(|(i, p)| ProductResult {
+                product: p.clone(),
+                good: self.product_good[i],
+                scrap: self.product_scrap[i],
+            })
             .collect();
         let mut orders = Vec::new();
         for (k, cs) in m.sources.iter().enumerate() {
@@ -1489,7 +1544,14 @@ mod tests {
 
     #[test]
     fn deterministic_serial_line_runs_at_the_slowest_station() {
-        let l = LineConfig::serial("l", vec![StationConfig::new("a", det(10.0), 1), StationConfig::new("b", det(20.0), 1).with_buffer(Some(2)), StationConfig::new("c", det(5.0), 1)]);
+        let l = LineConfig::serial(
+            "l",
+            vec![
+                StationConfig::new("a", det(10.0), 1),
+                StationConfig::new("b", det(20.0), 1).with_buffer(Some(2)),
+                StationConfig::new("c", det(5.0), 1),
+            ],
+        );
         let r = simulate(&l, &SimOptions::new(1, 36_000.0, 3600.0)).unwrap();
         // b makes one unit per 20 s → 180 per hour
         assert!((r.kpis.throughput_per_h - 180.0).abs() < 0.5, "{}", r.kpis.throughput_per_h);
@@ -1510,7 +1572,13 @@ mod tests {
 
     #[test]
     fn runs_are_reproducible_and_seeds_differ() {
-        let l = LineConfig::serial("l", vec![StationConfig::new("a", Dist::Exponential { mean: 10.0 }, 1), StationConfig::new("b", Dist::Exponential { mean: 9.0 }, 1).with_buffer(Some(3))]);
+        let l = LineConfig::serial(
+            "l",
+            vec![
+                StationConfig::new("a", Dist::Exponential { mean: 10.0 }, 1),
+                StationConfig::new("b", Dist::Exponential { mean: 9.0 }, 1).with_buffer(Some(3)),
+            ],
+        );
         let o = SimOptions::new(3, 50_000.0, 0.0);
         let a = simulate(&l, &o).unwrap();
         let b = simulate(&l, &o).unwrap();
@@ -1524,9 +1592,16 @@ mod tests {
     fn changeovers_failures_maintenance_and_shifts_are_accounted() {
         let mut s = StationConfig::new("a", det(10.0), 1);
         s.setup = Some(vec![vec![0.0, 50.0], vec![50.0, 0.0]]);
-        let s = s.with_failures(FailureModel { clock: FailureClock::Calendar, mean_between: 2000.0, repair: det(100.0) });
+        let s = s.with_failures(FailureModel {
+            clock: FailureClock::Calendar,
+            mean_between: 2000.0,
+            repair: det(100.0),
+        });
         let mut s = s;
-        s.maintenance = vec![Window { start_s: 40_000.0, end_s: 41_000.0 }];
+        s.maintenance = vec![Window {
+            start_s: 40_000.0,
+            end_s: 41_000.0,
+        }];
         let mut l = LineConfig::serial("l", vec![s]);
         l.products = vec!["x".into(), "y".into()];
         l.sources[0].mix = [("x".to_string(), 1.0), ("y".to_string(), 1.0)].into_iter().collect();
@@ -1540,25 +1615,48 @@ mod tests {
         assert!((t.total() - 86_400.0).abs() < 1e-6);
         assert!((t.off - 8.0 * 3600.0).abs() < 1e-6, "{t:?}");
         assert!((t.maintenance - 1000.0).abs() < 1e-6);
-        assert!(st.failures > 0 && (t.down - 100.0 * st.failures as f64).abs() < 100.0 + 1e-6, "{t:?} {}", st.failures);
+        assert!(
+            st.failures > 0 && (t.down - 100.0 * st.failures as f64).abs() < 100.0 + 1e-6,
+            "{t:?} {}",
+            st.failures
+        );
         assert!(st.changeovers > 0 && (t.setup - 50.0 * st.changeovers as f64).abs() < 50.0 + 1e-6);
         assert!((t.busy - 10.0 * st.produced as f64).abs() < 10.0 + 1e-6);
         assert!((r.scheduled_s - 16.0 * 3600.0).abs() < 1e-6);
         // OEE: PBT excludes off and maintenance
         assert!((st.oee.planned_busy_s - (16.0 * 3600.0 - 1000.0)).abs() < 1e-6);
         assert!((st.oee.availability - t.busy / st.oee.planned_busy_s).abs() < 1e-12);
-        assert!(st.oee.performance <= 1.0 && st.oee.performance > 1.0 - 10.0 / t.busy - 1e-9, "{}", st.oee.performance);
+        assert!(
+            st.oee.performance <= 1.0 && st.oee.performance > 1.0 - 10.0 / t.busy - 1e-9,
+            "{}",
+            st.oee.performance
+        );
         assert!(r.products[0].good > 0 && r.products[1].good > 0);
     }
 
     #[test]
     fn scrap_rework_and_routing_split() {
         let mut a = StationConfig::new("a", det(10.0), 1);
-        a.routes = vec![Route { to: Some("b".into()), p: 3.0, transport_s: 5.0 }, Route { to: Some("c".into()), p: 1.0, transport_s: 0.0 }];
+        a.routes = vec![
+            Route {
+                to: Some("b".into()),
+                p: 3.0,
+                transport_s: 5.0,
+            },
+            Route {
+                to: Some("c".into()),
+                p: 1.0,
+                transport_s: 0.0,
+            },
+        ];
         let mut b = StationConfig::new("b", det(1.0), 1).with_buffer(Some(0));
         b.scrap_p = 0.1;
         b.rework_p = 0.2;
-        b.routes = vec![Route { to: None, p: 1.0, transport_s: 0.0 }];
+        b.routes = vec![Route {
+            to: None,
+            p: 1.0,
+            transport_s: 0.0,
+        }];
         let c = StationConfig::new("c", det(1.0), 1);
         let l = LineConfig::serial("l", vec![a, b, c]);
         let r = simulate(&l, &SimOptions::new(2, 400_000.0, 0.0)).unwrap();
@@ -1568,26 +1666,64 @@ mod tests {
         assert!((share_b - 0.75).abs() < 0.02, "{share_b}");
         assert!((rb.scrap as f64 / rb.produced as f64 - 0.1).abs() < 0.01);
         assert!((rb.rework as f64 / rb.produced as f64 - 0.2).abs() < 0.01);
-        assert_eq!(r.kpis.good + r.kpis.scrap, r.stations[0].produced - (r.stations[0].produced - r.kpis.good - r.kpis.scrap));
+        assert_eq!(
+            r.kpis.good + r.kpis.scrap,
+            r.stations[0].produced - (r.stations[0].produced - r.kpis.good - r.kpis.scrap)
+        );
         assert_eq!(r.kpis.reworks, rb.rework);
     }
 
     #[test]
     fn orders_complete_in_sequence_and_material_shortage_starves() {
         let mut s = StationConfig::new("a", det(10.0), 1);
-        s.consumes = vec![Consumption { component: "bolt".into(), per_unit: 2 }];
+        s.consumes = vec![Consumption {
+            component: "bolt".into(),
+            per_unit: 2,
+        }];
         let mut l = LineConfig::serial("l", vec![s]);
         l.sources[0].arrivals = Arrivals::Orders {
             orders: vec![
-                Order { id: "o1".into(), product: "p".into(), quantity: 10, release_s: 0.0, due_s: 50.0, weight: 1.0 },
-                Order { id: "o2".into(), product: "p".into(), quantity: 5, release_s: 0.0, due_s: 1000.0, weight: 1.0 },
+                Order {
+                    id: "o1".into(),
+                    product: "p".into(),
+                    quantity: 10,
+                    release_s: 0.0,
+                    due_s: 50.0,
+                    weight: 1.0,
+                },
+                Order {
+                    id: "o2".into(),
+                    product: "p".into(),
+                    quantity: 5,
+                    release_s: 0.0,
+                    due_s: 1000.0,
+                    weight: 1.0,
+                },
             ],
         };
         l.components = vec![ComponentSupply {
             component: "bolt".into(),
-            lots: vec![Lot { id: "L1".into(), quantity: 20, arrival_s: 0.0 }, Lot { id: "L2".into(), quantity: 10, arrival_s: 500.0 }],
+            lots: vec![
+                Lot {
+                    id: "L1".into(),
+                    quantity: 20,
+                    arrival_s: 0.0,
+                },
+                Lot {
+                    id: "L2".into(),
+                    quantity: 10,
+                    arrival_s: 500.0,
+                },
+            ],
         }];
-        let r = simulate(&l, &SimOptions { trace: true, ..SimOptions::new(1, 2000.0, 0.0) }).unwrap();
+        let r = simulate(
+            &l,
+            &SimOptions {
+                trace: true,
+                ..SimOptions::new(1, 2000.0, 0.0)
+            },
+        )
+        .unwrap();
         assert_eq!(r.orders[0].completion_s, Some(100.0));
         assert_eq!(r.orders[1].completion_s, Some(550.0));
         assert!((r.orders[0].tardiness(2000.0) - 50.0).abs() < 1e-9);
@@ -1603,14 +1739,23 @@ mod tests {
     fn a_degraded_machine_slows_the_line_and_fails_more() {
         let mk = |h: Health| {
             let mut s = StationConfig::new("a", Dist::LogNormal { mean: 30.0, cv: 0.1 }, 1);
-            s.failures = Some(FailureModel { clock: FailureClock::Calendar, mean_between: 8.0 * 3600.0, repair: Dist::Exponential { mean: 1800.0 } });
+            s.failures = Some(FailureModel {
+                clock: FailureClock::Calendar,
+                mean_between: 8.0 * 3600.0,
+                repair: Dist::Exponential { mean: 1800.0 },
+            });
             s.machines[0].health = h;
             LineConfig::serial("l", vec![s])
         };
         let o = SimOptions::new(5, 30.0 * 86_400.0, 0.0);
         let good = simulate(&mk(Health::default()), &o).unwrap();
         let bad = simulate(&mk(Health::from_twin(Some(0.4), Some(0.9), 24.0 * 3600.0)), &o).unwrap();
-        assert!(bad.stations[0].failures * 10 > good.stations[0].failures * 14, "{} {}", bad.stations[0].failures, good.stations[0].failures);
+        assert!(
+            bad.stations[0].failures * 10 > good.stations[0].failures * 14,
+            "{} {}",
+            bad.stations[0].failures,
+            good.stations[0].failures
+        );
         assert!(bad.kpis.throughput_per_h < 0.85 * good.kpis.throughput_per_h);
         assert!(bad.stations[0].oee.performance < 0.9 && good.stations[0].oee.performance > 0.97);
     }

@@ -21,13 +21,29 @@ use crate::rng::Rng;
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Dist {
-    Deterministic { value: f64 },
-    Exponential { mean: f64 },
+    Deterministic {
+        value: f64,
+    },
+    Exponential {
+        mean: f64,
+    },
     #[serde(rename = "lognormal")]
-    LogNormal { mean: f64, cv: f64 },
-    Gamma { mean: f64, cv: f64 },
-    Erlang { mean: f64, k: u32 },
-    Uniform { min: f64, max: f64 },
+    LogNormal {
+        mean: f64,
+        cv: f64,
+    },
+    Gamma {
+        mean: f64,
+        cv: f64,
+    },
+    Erlang {
+        mean: f64,
+        k: u32,
+    },
+    Uniform {
+        min: f64,
+        max: f64,
+    },
 }
 
 impl Dist {
@@ -61,7 +77,10 @@ impl Dist {
             Dist::LogNormal { mean, cv } => Dist::LogNormal { mean: mean * factor, cv },
             Dist::Gamma { mean, cv } => Dist::Gamma { mean: mean * factor, cv },
             Dist::Erlang { mean, k } => Dist::Erlang { mean: mean * factor, k },
-            Dist::Uniform { min, max } => Dist::Uniform { min: min * factor, max: max * factor },
+            Dist::Uniform { min, max } => Dist::Uniform {
+                min: min * factor,
+                max: max * factor,
+            },
         }
     }
 
@@ -157,6 +176,9 @@ mod tests {
     fn serde_form_is_tagged() {
         let d: Dist = serde_json::from_str(r#"{"kind":"lognormal","mean":40,"cv":0.1}"#).unwrap();
         assert_eq!(d, Dist::LogNormal { mean: 40.0, cv: 0.1 });
-        assert_eq!(serde_json::to_string(&Dist::Exponential { mean: 1.0 }).unwrap(), r#"{"kind":"exponential","mean":1.0}"#);
+        assert_eq!(
+            serde_json::to_string(&Dist::Exponential { mean: 1.0 }).unwrap(),
+            r#"{"kind":"exponential","mean":1.0}"#
+        );
     }
 }

@@ -41,7 +41,15 @@ impl PowerModel {
     /// down and in maintenance at standby.
     pub fn simple(busy_kw: f64, idle_kw: f64) -> PowerModel {
         let standby = 0.05 * busy_kw;
-        PowerModel { off_kw: standby, idle_kw, blocked_kw: None, busy_kw, setup_kw: idle_kw, down_kw: standby, maintenance_kw: standby }
+        PowerModel {
+            off_kw: standby,
+            idle_kw,
+            blocked_kw: None,
+            busy_kw,
+            setup_kw: idle_kw,
+            down_kw: standby,
+            maintenance_kw: standby,
+        }
     }
 
     /// Power while processing at `load`, kW.
@@ -63,8 +71,20 @@ impl PowerModel {
     }
 
     pub fn validate(&self, field: &str) -> Result<(), LineError> {
-        let all = [self.off_kw, self.idle_kw, self.blocked_kw.unwrap_or(0.0), self.busy_kw, self.setup_kw, self.down_kw, self.maintenance_kw];
-        if all.iter().all(|x| x.is_finite() && *x >= 0.0) { Ok(()) } else { Err(LineError::invalid(field, "powers must be finite and ≥ 0")) }
+        let all = [
+            self.off_kw,
+            self.idle_kw,
+            self.blocked_kw.unwrap_or(0.0),
+            self.busy_kw,
+            self.setup_kw,
+            self.down_kw,
+            self.maintenance_kw,
+        ];
+        if all.iter().all(|x| x.is_finite() && *x >= 0.0) {
+            Ok(())
+        } else {
+            Err(LineError::invalid(field, "powers must be finite and ≥ 0"))
+        }
     }
 }
 
@@ -82,7 +102,9 @@ impl Tariff {
 
     /// A daily two-rate tariff: `peak` in `[peak_start_h, peak_end_h)`, `off_peak` otherwise.
     pub fn day_night(peak: f64, off_peak: f64, peak_start_h: usize, peak_end_h: usize) -> Tariff {
-        Tariff { hourly: (0..24).map(|h| if h >= peak_start_h && h < peak_end_h { peak } else { off_peak }).collect() }
+        Tariff {
+            hourly: (0..24).map(|h| if h >= peak_start_h && h < peak_end_h { peak } else { off_peak }).collect(),
+        }
     }
 
     /// Price at sim time `t_s`.
@@ -118,7 +140,10 @@ pub struct EnergyReport {
 /// Energy and tariff cost of `run` (simulated from `config` with buckets whose width divides an hour).
 pub fn energy_report(config: &LineConfig, run: &RunResult, tariff: &Tariff) -> Result<EnergyReport, LineError> {
     tariff.validate()?;
-    let b = run.buckets.as_ref().ok_or_else(|| LineError::invalid("options.bucket_s", "the run needs state-time buckets for a tariff"))?;
+    let b = run
+        .buckets
+        .as_ref()
+        .ok_or_else(|| LineError::invalid("options.bucket_s", "the run needs state-time buckets for a tariff"))?;
     if !(b.width_s <= 3600.0 && (3600.0 / b.width_s).fract().abs() < 1e-9) {
         return Err(LineError::invalid("options.bucket_s", "bucket width must divide one hour"));
     }
@@ -139,7 +164,14 @@ pub fn energy_report(config: &LineConfig, run: &RunResult, tariff: &Tariff) -> R
     }
     let good = run.kpis.good;
     let per = |x: f64| if good > 0 { x / good as f64 } else { 0.0 };
-    Ok(EnergyReport { energy_kwh: e_tot, cost: c_tot, good, kwh_per_good_unit: per(e_tot), cost_per_good_unit: per(c_tot), by_station })
+    Ok(EnergyReport {
+        energy_kwh: e_tot,
+        cost: c_tot,
+        good,
+        kwh_per_good_unit: per(e_tot),
+        cost_per_good_unit: per(c_tot),
+        by_station,
+    })
 }
 
 #[cfg(test)]
@@ -151,8 +183,24 @@ mod tests {
 
     #[test]
     fn power_model_energy_is_state_weighted() {
-        let pm = PowerModel { off_kw: 1.0, idle_kw: 2.0, blocked_kw: Some(3.0), busy_kw: 10.0, setup_kw: 4.0, down_kw: 0.5, maintenance_kw: 0.0 };
-        let t = StateTimes { off: 3600.0, busy: 3600.0, blocked: 3600.0, setup: 1800.0, down: 7200.0, starved: 1800.0, ..StateTimes::default() };
+        let pm = PowerModel {
+            off_kw: 1.0,
+            idle_kw: 2.0,
+            blocked_kw: Some(3.0),
+            busy_kw: 10.0,
+            setup_kw: 4.0,
+            down_kw: 0.5,
+            maintenance_kw: 0.0,
+        };
+        let t = StateTimes {
+            off: 3600.0,
+            busy: 3600.0,
+            blocked: 3600.0,
+            setup: 1800.0,
+            down: 7200.0,
+            starved: 1800.0,
+            ..StateTimes::default()
+        };
         // busy at load 0.5 for the hour: 2 + 8·0.5 = 6 kWh
         let e = pm.energy_kwh(&t, 1800.0);
         assert!((e - (1.0 + 6.0 + 3.0 + 2.0 + 1.0 + 1.0)).abs() < 1e-12, "{e}");
@@ -172,7 +220,10 @@ mod tests {
         day.calendar = Some(Calendar::daily(7, 8.0, 16.0));
         let mut night = day.clone();
         night.calendar = Some(Calendar::daily(7, 22.0, 30.0));
-        let o = SimOptions { bucket_s: Some(3600.0), ..SimOptions::new(1, 7.0 * 86_400.0, 0.0) };
+        let o = SimOptions {
+            bucket_s: Some(3600.0),
+            ..SimOptions::new(1, 7.0 * 86_400.0, 0.0)
+        };
         let tf = Tariff::day_night(0.30, 0.10, 6, 22);
         let rd = simulate(&day, &o).unwrap();
         let rn = simulate(&night, &o).unwrap();
@@ -184,7 +235,12 @@ mod tests {
         assert!((ed.energy_kwh - 7.0 * (80.0 + 8.0)).abs() < 1e-6, "{}", ed.energy_kwh);
         assert!((rd.kpis.energy_kwh - ed.energy_kwh).abs() < 1e-9);
         // day: 80 kWh at 0.30 + standby; night: 80 at 0.10
-        assert!(en.cost_per_good_unit < 0.5 * ed.cost_per_good_unit, "{} {}", en.cost_per_good_unit, ed.cost_per_good_unit);
+        assert!(
+            en.cost_per_good_unit < 0.5 * ed.cost_per_good_unit,
+            "{} {}",
+            en.cost_per_good_unit,
+            ed.cost_per_good_unit
+        );
         assert!((ed.kwh_per_good_unit - ed.energy_kwh / rd.kpis.good as f64).abs() < 1e-12);
         let no_buckets = simulate(&day, &SimOptions::new(1, 3600.0, 0.0)).unwrap();
         assert!(energy_report(&day, &no_buckets, &tf).is_err());

@@ -51,7 +51,10 @@ impl FactoryConfig {
                 return Err(LineError::invalid(&format!("lines.{}", l.id), "duplicate line id"));
             }
             if l.calendar != self.lines[0].calendar {
-                return Err(LineError::invalid(&format!("lines.{}.calendar", l.id), "all lines of a factory share one calendar"));
+                return Err(LineError::invalid(
+                    &format!("lines.{}.calendar", l.id),
+                    "all lines of a factory share one calendar",
+                ));
             }
         }
         let mut products: Vec<String> = Vec::new();
@@ -75,7 +78,11 @@ impl FactoryConfig {
                 let mut s = s.clone();
                 s.id = scoped(&l.id, &s.id);
                 if s.routes.is_empty() {
-                    s.routes = vec![crate::config::Route { to: (i + 1 < n).then(|| l.stations[i + 1].id.clone()), p: 1.0, transport_s: 0.0 }];
+                    s.routes = vec![crate::config::Route {
+                        to: (i + 1 < n).then(|| l.stations[i + 1].id.clone()),
+                        p: 1.0,
+                        transport_s: 0.0,
+                    }];
                 }
                 for r in &mut s.routes {
                     r.to = r.to.as_ref().map(|t| scoped(&l.id, t));
@@ -161,12 +168,18 @@ pub fn summarise(factory: &FactoryConfig, run: &RunResult) -> Vec<LineSummary> {
             let pre = format!("{}/", l.id);
             let srcs: Vec<_> = run.sources.iter().filter(|s| s.id.starts_with(&pre)).collect();
             let good: u64 = srcs.iter().map(|s| s.good).sum();
-            let lead = if good > 0 { srcs.iter().map(|s| s.lead_time_mean_s * s.good as f64).sum::<f64>() / good as f64 } else { 0.0 };
+            let lead = if good > 0 {
+                srcs.iter().map(|s| s.lead_time_mean_s * s.good as f64).sum::<f64>() / good as f64
+            } else {
+                0.0
+            };
             let st: Vec<usize> = (0..run.stations.len()).filter(|&i| run.stations[i].id.starts_with(&pre)).collect();
             let periods: Vec<Vec<(f64, f64)>> = st.iter().map(|&i| run.active_periods.get(i).cloned().unwrap_or_default()).collect();
             let ids: Vec<String> = st.iter().map(|&i| run.stations[i].id[pre.len()..].to_string()).collect();
             let b = active_period_method(&periods, run.warmup_s, run.horizon_s, run.scheduled_s, &ids);
-            let (nm, tot) = st.iter().fold((0.0, 0.0), |(a, t), &i| (a + run.stations[i].time.no_material, t + run.stations[i].time.total()));
+            let (nm, tot) = st.iter().fold((0.0, 0.0), |(a, t), &i| {
+                (a + run.stations[i].time.no_material, t + run.stations[i].time.total())
+            });
             LineSummary {
                 line: l.id.clone(),
                 good,
@@ -184,12 +197,23 @@ pub fn summarise(factory: &FactoryConfig, run: &RunResult) -> Vec<LineSummary> {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum FactoryChange {
     /// A line-level change (station ids unprefixed, as in the line).
-    Line { line: String, change: Change },
+    Line {
+        line: String,
+        change: Change,
+    },
     /// Capacity expansion: a new line.
-    AddLine { config: LineConfig },
-    RemoveLine { line: String },
+    AddLine {
+        config: LineConfig,
+    },
+    RemoveLine {
+        line: String,
+    },
     /// Supply disruption: shared lot `lot` of `component` arrives `delay_s` later.
-    LotDelay { component: String, lot: String, delay_s: f64 },
+    LotDelay {
+        component: String,
+        lot: String,
+        delay_s: f64,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -216,8 +240,16 @@ pub fn apply_factory(base: &FactoryConfig, changes: &[FactoryChange]) -> Result<
                 }
             }
             FactoryChange::LotDelay { component, lot, delay_s } => {
-                let c = f.shared.iter_mut().find(|c| c.component == *component).ok_or_else(|| LineError::UnknownComponent(component.clone()))?;
-                let l = c.lots.iter_mut().find(|l| l.id == *lot).ok_or_else(|| LineError::invalid("lot_delay.lot", &format!("unknown lot '{lot}'")))?;
+                let c = f
+                    .shared
+                    .iter_mut()
+                    .find(|c| c.component == *component)
+                    .ok_or_else(|| LineError::UnknownComponent(component.clone()))?;
+                let l = c
+                    .lots
+                    .iter_mut()
+                    .find(|l| l.id == *lot)
+                    .ok_or_else(|| LineError::invalid("lot_delay.lot", &format!("unknown lot '{lot}'")))?;
                 l.arrival_s += delay_s;
             }
         }
@@ -270,18 +302,29 @@ pub fn evaluate_factory(base: &FactoryConfig, scenarios: &[FactoryScenario], cfg
     for s in scenarios {
         factories.push(apply_factory(base, &s.changes)?);
     }
-    let sims = factories.iter().map(|f| f.combined().and_then(|c| Simulator::new(&c))).collect::<Result<Vec<_>, _>>()?;
+    let sims = factories
+        .iter()
+        .map(|f| f.combined().and_then(|c| Simulator::new(&c)))
+        .collect::<Result<Vec<_>, _>>()?;
     let reps = cfg.replications;
     let outs = parallel(factories.len() * reps, cfg.threads, |j| {
         let (fi, r) = (j / reps, j % reps);
-        sims[fi].run(&SimOptions::new(cfg.seed.wrapping_add(r as u64), cfg.horizon_s, cfg.warmup_s)).map(|run| summarise(&factories[fi], &run))
+        sims[fi]
+            .run(&SimOptions::new(cfg.seed.wrapping_add(r as u64), cfg.horizon_s, cfg.warmup_s))
+            .map(|run| summarise(&factories[fi], &run))
     });
     let outs = outs.into_iter().collect::<Result<Vec<_>, _>>()?;
     let series = |fi: usize, line: Option<&str>, f: fn(&LineSummary) -> f64| -> Vec<f64> {
-        (0..reps).map(|r| outs[fi * reps + r].iter().filter(|s| line.is_none_or(|l| s.line == l)).map(f).sum()).collect()
+        (0..reps)
+            .map(|r| outs[fi * reps + r].iter().filter(|s| line.is_none_or(|l| s.line == l)).map(f).sum())
+            .collect()
     };
     let baseline = std::iter::once(("total".to_string(), Estimate::of(&series(0, None, |s| s.throughput_per_h), cfg.level)))
-        .chain(base.lines.iter().map(|l| (l.id.clone(), Estimate::of(&series(0, Some(&l.id), |s| s.throughput_per_h), cfg.level))))
+        .chain(
+            base.lines
+                .iter()
+                .map(|l| (l.id.clone(), Estimate::of(&series(0, Some(&l.id), |s| s.throughput_per_h), cfg.level))),
+        )
         .collect();
     let compare = |fi: usize, line: Option<&str>| {
         let (a, b) = (series(0, line, |s| s.throughput_per_h), series(fi, line, |s| s.throughput_per_h));
@@ -317,10 +360,18 @@ pub fn evaluate_factory(base: &FactoryConfig, scenarios: &[FactoryScenario], cfg
                     ids.push(l.id.clone());
                 }
             }
-            FactoryScenarioReport { name: s.name.clone(), total: compare(fi, None), lines: ids.iter().map(|l| compare(fi, Some(l))).collect() }
+            FactoryScenarioReport {
+                name: s.name.clone(),
+                total: compare(fi, None),
+                lines: ids.iter().map(|l| compare(fi, Some(l))).collect(),
+            }
         })
         .collect();
-    Ok(FactoryReport { replications: reps, baseline, variants })
+    Ok(FactoryReport {
+        replications: reps,
+        baseline,
+        variants,
+    })
 }
 
 #[cfg(test)]
@@ -330,13 +381,36 @@ mod tests {
     use crate::dist::Dist;
 
     fn two_lines() -> FactoryConfig {
-        let mut a = LineConfig::serial("a", vec![StationConfig::new("s1", Dist::Deterministic { value: 10.0 }, 1), StationConfig::new("s2", Dist::Deterministic { value: 20.0 }, 1).with_buffer(Some(2))]);
-        a.stations[0].consumes = vec![Consumption { component: "bolt".into(), per_unit: 1 }];
+        let mut a = LineConfig::serial(
+            "a",
+            vec![
+                StationConfig::new("s1", Dist::Deterministic { value: 10.0 }, 1),
+                StationConfig::new("s2", Dist::Deterministic { value: 20.0 }, 1).with_buffer(Some(2)),
+            ],
+        );
+        a.stations[0].consumes = vec![Consumption {
+            component: "bolt".into(),
+            per_unit: 1,
+        }];
         a.stations[1].setup = Some(vec![vec![0.0]]);
         let mut b = LineConfig::serial("b", vec![StationConfig::new("s1", Dist::Deterministic { value: 30.0 }, 1)]);
         b.products = vec!["q".into()];
-        b.stations[0].consumes = vec![Consumption { component: "bolt".into(), per_unit: 1 }];
-        FactoryConfig { id: "f".into(), lines: vec![a, b], shared: vec![ComponentSupply { component: "bolt".into(), lots: vec![Lot { id: "B1".into(), quantity: 100, arrival_s: 0.0 }] }] }
+        b.stations[0].consumes = vec![Consumption {
+            component: "bolt".into(),
+            per_unit: 1,
+        }];
+        FactoryConfig {
+            id: "f".into(),
+            lines: vec![a, b],
+            shared: vec![ComponentSupply {
+                component: "bolt".into(),
+                lots: vec![Lot {
+                    id: "B1".into(),
+                    quantity: 100,
+                    arrival_s: 0.0,
+                }],
+            }],
+        }
     }
 
     #[test]
@@ -361,7 +435,15 @@ mod tests {
         bad.lines[1].id = "a".into();
         assert!(bad.combined().is_err());
         assert!(apply_factory(&f, &[FactoryChange::RemoveLine { line: "zz".into() }]).is_err());
-        let g = apply_factory(&f, &[FactoryChange::LotDelay { component: "bolt".into(), lot: "B1".into(), delay_s: 50.0 }]).unwrap();
+        let g = apply_factory(
+            &f,
+            &[FactoryChange::LotDelay {
+                component: "bolt".into(),
+                lot: "B1".into(),
+                delay_s: 50.0,
+            }],
+        )
+        .unwrap();
         assert_eq!(g.shared[0].lots[0].arrival_s, 50.0);
     }
 }

@@ -120,6 +120,9 @@ pub enum LineError {
 
 impl LineError {
     pub(crate) fn invalid(field: &str, message: &str) -> LineError {
-        LineError::Invalid { field: field.to_string(), message: message.to_string() }
+        LineError::Invalid {
+            field: field.to_string(),
+            message: message.to_string(),
+        }
     }
 }

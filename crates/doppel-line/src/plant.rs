@@ -39,8 +39,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::LineError;
 use crate::config::{
-    Arrivals, ComponentSupply, Consumption, Disposition, Effect, FailureClock, FailureModel, Health, LineConfig, Lot, Machine,
-    ProcessVar, QualityCheck, SourceConfig, StationConfig,
+    Arrivals, ComponentSupply, Consumption, Disposition, Effect, FailureClock, FailureModel, Health, LineConfig, Lot, Machine, ProcessVar, QualityCheck,
+    SourceConfig, StationConfig,
 };
 use crate::dist::Dist;
 use crate::energy::PowerModel;
@@ -107,7 +107,12 @@ fn common_prefix(ids: &[&str]) -> String {
 /// The line `line_id` of `plant` as a simulation model.
 pub fn line_from_plant(plant: &Plant, line_id: &str, opts: &PlantLineOptions) -> Result<LineConfig, LineError> {
     let line = plant.line(line_id).ok_or_else(|| LineError::UnknownLine(line_id.to_string()))?;
-    let mut ids: Vec<&str> = line.assets.iter().map(String::as_str).filter(|a| plant.asset(a).is_some_and(|x| x.production.is_some())).collect();
+    let mut ids: Vec<&str> = line
+        .assets
+        .iter()
+        .map(String::as_str)
+        .filter(|a| plant.asset(a).is_some_and(|x| x.production.is_some()))
+        .collect();
     if let Some(out) = &line.output
         && let Some(p) = ids.iter().position(|a| a == out)
     {
@@ -127,7 +132,11 @@ pub fn line_from_plant(plant: &Plant, line_id: &str, opts: &PlantLineOptions) ->
             _ => groups.push(vec![id]),
         }
     }
-    let products = if line.products.is_empty() { vec![format!("{line_id}-product")] } else { line.products.clone() };
+    let products = if line.products.is_empty() {
+        vec![format!("{line_id}-product")]
+    } else {
+        line.products.clone()
+    };
     let np = products.len();
     let mut stations = Vec::new();
     let mut first_process: Option<(String, f64)> = None;
@@ -141,20 +150,44 @@ pub fn line_from_plant(plant: &Plant, line_id: &str, opts: &PlantLineOptions) ->
                 let c = opts.conveyor_pitch_m / v;
                 (Dist::Deterministic { value: c }, c)
             }
-            None => (Dist::LogNormal { mean: prod.ideal_cycle_s * opts.cycle_over_ideal, cv: opts.cycle_cv }, prod.ideal_cycle_s),
+            None => (
+                Dist::LogNormal {
+                    mean: prod.ideal_cycle_s * opts.cycle_over_ideal,
+                    cv: opts.cycle_cv,
+                },
+                prod.ideal_cycle_s,
+            ),
         };
         let mut s = StationConfig::new(&id, cycle, g.len());
-        s.machines = g.iter().map(|a| Machine { asset: a.to_string(), health: opts.health.get(*a).copied().unwrap_or_default() }).collect();
+        s.machines = g
+            .iter()
+            .map(|a| Machine {
+                asset: a.to_string(),
+                health: opts.health.get(*a).copied().unwrap_or_default(),
+            })
+            .collect();
         s.ideal_cycle_s = Some(ideal);
         s.buffer = if gi == 0 { Some(0) } else { opts.buffer };
         let rated_kw = a0.param("rated_power_kw").unwrap_or(if conveyor.is_some() { 1.5 } else { 10.0 });
         s.power = Some(PowerModel::simple(rated_kw, 0.3 * rated_kw));
         if conveyor.is_some() {
-            s.failures = Some(FailureModel { clock: FailureClock::Calendar, mean_between: opts.conveyor_mtbf_h * 3600.0, repair: Dist::LogNormal { mean: 900.0, cv: 0.5 } });
+            s.failures = Some(FailureModel {
+                clock: FailureClock::Calendar,
+                mean_between: opts.conveyor_mtbf_h * 3600.0,
+                repair: Dist::LogNormal { mean: 900.0, cv: 0.5 },
+            });
         } else {
-            s.failures = Some(FailureModel { clock: FailureClock::Calendar, mean_between: opts.mtbf_h * 3600.0, repair: Dist::LogNormal { mean: opts.mttr_s, cv: 0.8 } });
+            s.failures = Some(FailureModel {
+                clock: FailureClock::Calendar,
+                mean_between: opts.mtbf_h * 3600.0,
+                repair: Dist::LogNormal { mean: opts.mttr_s, cv: 0.8 },
+            });
             if np > 1 && opts.changeover_s > 0.0 {
-                s.setup = Some((0..np).map(|i| (0..np).map(|j| if i == j { 0.0 } else { opts.changeover_s }).collect()).collect());
+                s.setup = Some(
+                    (0..np)
+                        .map(|i| (0..np).map(|j| if i == j { 0.0 } else { opts.changeover_s }).collect())
+                        .collect(),
+                );
             }
             s.scrap_p = opts.scrap_p;
             if opts.trace_model
@@ -183,10 +216,19 @@ pub fn line_from_plant(plant: &Plant, line_id: &str, opts: &PlantLineOptions) ->
     let mut components = Vec::new();
     let mut quality = Vec::new();
     if opts.trace_model {
-        stations[0].consumes = vec![Consumption { component: "blank".into(), per_unit: 1 }];
+        stations[0].consumes = vec![Consumption {
+            component: "blank".into(),
+            per_unit: 1,
+        }];
         components.push(ComponentSupply {
             component: "blank".into(),
-            lots: (0..opts.lots).map(|k| Lot { id: format!("{line_id}-blank-{:05}", k + 1), quantity: opts.lot_size, arrival_s: 0.0 }).collect(),
+            lots: (0..opts.lots)
+                .map(|k| Lot {
+                    id: format!("{line_id}-blank-{:05}", k + 1),
+                    quantity: opts.lot_size,
+                    arrival_s: 0.0,
+                })
+                .collect(),
         });
         if let Some((st, _)) = &first_process {
             quality.push(QualityCheck {
@@ -196,7 +238,11 @@ pub fn line_from_plant(plant: &Plant, line_id: &str, opts: &PlantLineOptions) ->
                 noise_sd: 4.0,
                 lower: -15.0,
                 upper: 15.0,
-                effects: vec![Effect { station: st.clone(), var: opts.process_signal.clone(), coef: 2.0 }],
+                effects: vec![Effect {
+                    station: st.clone(),
+                    var: opts.process_signal.clone(),
+                    coef: 2.0,
+                }],
                 on_fail: Disposition::Scrap,
             });
         }
@@ -206,7 +252,13 @@ pub fn line_from_plant(plant: &Plant, line_id: &str, opts: &PlantLineOptions) ->
         id: line_id.to_string(),
         products,
         stations,
-        sources: vec![SourceConfig { id: format!("{line_id}-in"), to: first, arrivals: Arrivals::Saturated, mix, batch_size: opts.campaign.max(1) }],
+        sources: vec![SourceConfig {
+            id: format!("{line_id}-in"),
+            to: first,
+            arrivals: Arrivals::Saturated,
+            mix,
+            batch_size: opts.campaign.max(1),
+        }],
         calendar: None,
         components,
         quality,
@@ -248,7 +300,10 @@ mod tests {
         assert_eq!(l3.stations[3].process_vars[0].alarm_above, Some(60.0));
         assert_eq!(lines_from_plant(&p, &PlantLineOptions::default()).len(), 3);
         assert_eq!(line_from_plant(&p, "u1", &PlantLineOptions::default()), Err(LineError::NoStations("u1".into())));
-        assert_eq!(line_from_plant(&p, "zz", &PlantLineOptions::default()), Err(LineError::UnknownLine("zz".into())));
+        assert_eq!(
+            line_from_plant(&p, "zz", &PlantLineOptions::default()),
+            Err(LineError::UnknownLine("zz".into()))
+        );
         assert_eq!(common_prefix(&["a-1", "a-2"]), "a");
         assert_eq!(common_prefix(&["x"]), "x");
     }

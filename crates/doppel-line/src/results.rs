@@ -87,7 +87,17 @@ impl Oee {
         let availability = div(actual_production_s, planned_busy_s);
         let performance = div(planned_run_s, actual_production_s);
         let quality = div(good as f64, produced as f64);
-        Oee { planned_busy_s, actual_production_s, planned_run_s, produced, good, availability, performance, quality, oee: availability * performance * quality }
+        Oee {
+            planned_busy_s,
+            actual_production_s,
+            planned_run_s,
+            produced,
+            good,
+            availability,
+            performance,
+            quality,
+            oee: availability * performance * quality,
+        }
     }
 }
 
@@ -257,7 +267,17 @@ mod tests {
         assert_eq!(s.total(), 36.0);
         assert_eq!(s.busy, 5.0);
         assert!((s.share_of(36.0).total() - 1.0).abs() < 1e-12);
-        let o = OrderResult { id: "o".into(), product: "p".into(), quantity: 1, good: 1, scrap: 0, release_s: 0.0, due_s: 10.0, weight: 1.0, completion_s: Some(15.0) };
+        let o = OrderResult {
+            id: "o".into(),
+            product: "p".into(),
+            quantity: 1,
+            good: 1,
+            scrap: 0,
+            release_s: 0.0,
+            due_s: 10.0,
+            weight: 1.0,
+            completion_s: Some(15.0),
+        };
         assert_eq!(o.tardiness(100.0), 5.0);
         assert_eq!(OrderResult { completion_s: None, ..o }.tardiness(100.0), 90.0);
     }

@@ -38,7 +38,10 @@ pub struct TimeSeries {
 impl TimeSeries {
     /// From epoch-nanosecond points (as [`crate::trace::TraceIndex::variable_series`] gives them).
     pub fn from_ns(name: &str, points: &[(i64, f64)]) -> TimeSeries {
-        TimeSeries { name: name.to_string(), points: points.iter().map(|&(t, v)| (t as f64 * 1e-9, v)).collect() }
+        TimeSeries {
+            name: name.to_string(),
+            points: points.iter().map(|&(t, v)| (t as f64 * 1e-9, v)).collect(),
+        }
     }
 }
 
@@ -65,7 +68,15 @@ pub struct RootCauseConfig {
 
 impl Default for RootCauseConfig {
     fn default() -> RootCauseConfig {
-        RootCauseConfig { bin_s: 600.0, max_lag_s: 4.0 * 3600.0, excursion_share: 0.2, permutations: 999, seed: 1, alpha: 0.05, min_bins: 3 }
+        RootCauseConfig {
+            bin_s: 600.0,
+            max_lag_s: 4.0 * 3600.0,
+            excursion_share: 0.2,
+            permutations: 999,
+            seed: 1,
+            alpha: 0.05,
+            min_bins: 3,
+        }
     }
 }
 
@@ -177,7 +188,7 @@ pub fn rank_causes(quality: &QualitySignal, candidates: &[TimeSeries], cfg: &Roo
     if !(cfg.bin_s > 0.0 && cfg.max_lag_s >= 0.0 && cfg.excursion_share > 0.0 && cfg.excursion_share <= 1.0 && cfg.alpha > 0.0) {
         return Err(LineError::invalid("rootcause", "bin_s > 0, max_lag_s ≥ 0, 0 < excursion_share ≤ 1, alpha > 0"));
     }
-    if quality.points.is_empty() || !(quality.lower <= quality.upper) {
+    if quality.points.is_empty() || quality.lower.is_nan() || quality.upper.is_nan() || quality.lower > quality.upper {
         return Err(LineError::invalid("quality", "needs points and lower ≤ upper"));
     }
     let t0 = quality.points.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
@@ -187,8 +198,20 @@ pub fn rank_causes(quality: &QualitySignal, candidates: &[TimeSeries], cfg: &Roo
         return Err(LineError::invalid("rootcause.bin_s", "too many bins"));
     }
     let q = bin(&quality.points, t0, cfg.bin_s, n);
-    let out_share = bin(&quality.points.iter().map(|&(t, v)| (t, if v < quality.lower || v > quality.upper { 1.0 } else { 0.0 })).collect::<Vec<_>>(), t0, cfg.bin_s, n);
-    let exc: Vec<f64> = out_share.iter().map(|&s| if s.is_finite() && s >= cfg.excursion_share { 1.0 } else { 0.0 }).collect();
+    let out_share = bin(
+        &quality
+            .points
+            .iter()
+            .map(|&(t, v)| (t, if v < quality.lower || v > quality.upper { 1.0 } else { 0.0 }))
+            .collect::<Vec<_>>(),
+        t0,
+        cfg.bin_s,
+        n,
+    );
+    let exc: Vec<f64> = out_share
+        .iter()
+        .map(|&s| if s.is_finite() && s >= cfg.excursion_share { 1.0 } else { 0.0 })
+        .collect();
     let excursion_bins = exc.iter().filter(|&&e| e > 0.5).count();
     let max_l = ((cfg.max_lag_s / cfg.bin_s).floor() as usize).min(n.saturating_sub(3));
     let mut rng = Rng::new(cfg.seed);
@@ -207,7 +230,11 @@ pub fn rank_causes(quality: &QualitySignal, candidates: &[TimeSeries], cfg: &Roo
             1.0
         };
         let nn = (n1 + n0) as f64;
-        let pb = if n1 > 0 && n0 > 0 && nn > 2.0 { d / (d * d + (nn - 2.0) * (1.0 / n1 as f64 + 1.0 / n0 as f64)).sqrt() } else { 0.0 };
+        let pb = if n1 > 0 && n0 > 0 && nn > 2.0 {
+            d / (d * d + (nn - 2.0) * (1.0 / n1 as f64 + 1.0 / n0 as f64)).sqrt()
+        } else {
+            0.0
+        };
         out.push(Candidate {
             name: c.name.clone(),
             lag_s: l as f64 * cfg.bin_s,
@@ -234,7 +261,11 @@ pub fn rank_causes(quality: &QualitySignal, candidates: &[TimeSeries], cfg: &Roo
         out[i].significant = running < cfg.alpha;
     }
     out.sort_by(|a, b| b.effect_size.abs().total_cmp(&a.effect_size.abs()));
-    Ok(RootCauseReport { bins: n, excursion_bins, candidates: out })
+    Ok(RootCauseReport {
+        bins: n,
+        excursion_bins,
+        candidates: out,
+    })
 }
 
 #[cfg(test)]
@@ -255,12 +286,28 @@ mod tests {
             .collect();
         let noise: Vec<f64> = (0..n).map(|_| rng.normal()).collect();
         let qv: Vec<(f64, f64)> = (12..n).map(|i| (i as f64 * 60.0 + 30.0, 0.8 * cause[i - 12] + 0.5 * rng.normal())).collect();
-        let q = QualitySignal { name: "dim".into(), points: qv, lower: -10.0, upper: 1.5 };
+        let q = QualitySignal {
+            name: "dim".into(),
+            points: qv,
+            lower: -10.0,
+            upper: 1.5,
+        };
         let vars = vec![
-            TimeSeries { name: "noise".into(), points: noise.iter().enumerate().map(|(i, &v)| (i as f64 * 60.0, v)).collect() },
-            TimeSeries { name: "cause".into(), points: cause.iter().enumerate().map(|(i, &v)| (i as f64 * 60.0, v)).collect() },
+            TimeSeries {
+                name: "noise".into(),
+                points: noise.iter().enumerate().map(|(i, &v)| (i as f64 * 60.0, v)).collect(),
+            },
+            TimeSeries {
+                name: "cause".into(),
+                points: cause.iter().enumerate().map(|(i, &v)| (i as f64 * 60.0, v)).collect(),
+            },
         ];
-        let cfg = RootCauseConfig { bin_s: 60.0, max_lag_s: 30.0 * 60.0, permutations: 199, ..RootCauseConfig::default() };
+        let cfg = RootCauseConfig {
+            bin_s: 60.0,
+            max_lag_s: 30.0 * 60.0,
+            permutations: 199,
+            ..RootCauseConfig::default()
+        };
         let r = rank_causes(&q, &vars, &cfg).unwrap();
         assert_eq!(r.candidates[0].name, "cause");
         assert!((r.candidates[0].lag_s - 12.0 * 60.0).abs() <= 60.0, "{:?}", r.candidates[0]);

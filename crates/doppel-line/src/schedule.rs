@@ -90,11 +90,31 @@ impl ScheduleProblem {
         let jobs = orders
             .iter()
             .map(|o| {
-                let product = line.products.iter().position(|p| *p == o.product).ok_or_else(|| LineError::UnknownProduct(o.product.clone()))?;
-                Ok(Job { id: o.id.clone(), product, quantity: o.quantity, release_s: o.release_s, due_s: o.due_s, weight: o.weight })
+                let product = line
+                    .products
+                    .iter()
+                    .position(|p| *p == o.product)
+                    .ok_or_else(|| LineError::UnknownProduct(o.product.clone()))?;
+                Ok(Job {
+                    id: o.id.clone(),
+                    product,
+                    quantity: o.quantity,
+                    release_s: o.release_s,
+                    due_s: o.due_s,
+                    weight: o.weight,
+                })
             })
             .collect::<Result<Vec<_>, LineError>>()?;
-        let p = ScheduleProblem { products: line.products.clone(), jobs, unit_time_s, setup_s, initial_product: None, blocked, start_s: 0.0, setup_weight };
+        let p = ScheduleProblem {
+            products: line.products.clone(),
+            jobs,
+            unit_time_s,
+            setup_s,
+            initial_product: None,
+            blocked,
+            start_s: 0.0,
+            setup_weight,
+        };
         p.validate()?;
         Ok(p)
     }
@@ -112,7 +132,7 @@ impl ScheduleProblem {
                 return Err(LineError::invalid(&format!("jobs.{}", j.id), "known product, weight ≥ 0, finite times"));
             }
         }
-        if self.initial_product.is_some_and(|p| p >= np) || !(self.setup_weight >= 0.0) {
+        if self.initial_product.is_some_and(|p| p >= np) || self.setup_weight.is_nan() || self.setup_weight < 0.0 {
             return Err(LineError::invalid("initial_product", "unknown product or negative set-up weight"));
         }
         Ok(())
@@ -150,7 +170,14 @@ impl ScheduleProblem {
             wt += job.weight * (t - job.due_s).max(0.0);
             prev = Some(job.product);
         }
-        Schedule { sequence: sequence.to_vec(), start_s, completion_s, weighted_tardiness: wt, setup_s: setup, objective: wt + self.setup_weight * setup }
+        Schedule {
+            sequence: sequence.to_vec(),
+            start_s,
+            completion_s,
+            weighted_tardiness: wt,
+            setup_s: setup,
+            objective: wt + self.setup_weight * setup,
+        }
     }
 
     fn objective(&self, seq: &[usize]) -> f64 {
@@ -304,7 +331,11 @@ impl ScheduleProblem {
         let mut i = 0;
         while i < n {
             if c[i] < i {
-                if i % 2 == 0 { a.swap(0, i) } else { a.swap(c[i], i) }
+                if i % 2 == 0 {
+                    a.swap(0, i)
+                } else {
+                    a.swap(c[i], i)
+                }
                 let v = self.objective(&a);
                 if v < best.0 {
                     best = (v, a.clone());
@@ -328,7 +359,14 @@ impl ScheduleProblem {
             .map(|&j| {
                 let job = &self.jobs[j];
                 t = t.max(job.release_s);
-                Order { id: job.id.clone(), product: self.products[job.product].clone(), quantity: job.quantity, release_s: t.max(0.0), due_s: job.due_s, weight: job.weight }
+                Order {
+                    id: job.id.clone(),
+                    product: self.products[job.product].clone(),
+                    quantity: job.quantity,
+                    release_s: t.max(0.0),
+                    due_s: job.due_s,
+                    weight: job.weight,
+                }
             })
             .collect()
     }
@@ -379,13 +417,32 @@ pub struct SimulatedSchedule {
 /// Simulates `line` fed with each named sequence's orders (`reps` replications, common random numbers,
 /// `horizon_s` long; unfinished orders count as finished at the horizon); the line's sources are replaced
 /// by one order source feeding its first station, and its bottleneck's maintenance by `problem.blocked`.
-pub fn simulate_schedules(line: &LineConfig, problem: &ScheduleProblem, sequences: &[(String, Vec<usize>)], reps: usize, horizon_s: f64, seed: u64) -> Result<Vec<SimulatedSchedule>, LineError> {
+pub fn simulate_schedules(
+    line: &LineConfig,
+    problem: &ScheduleProblem,
+    sequences: &[(String, Vec<usize>)],
+    reps: usize,
+    horizon_s: f64,
+    seed: u64,
+) -> Result<Vec<SimulatedSchedule>, LineError> {
     let mut sims = Vec::new();
-    let first = line.stations.first().map(|s| s.id.clone()).ok_or_else(|| LineError::invalid("stations", "no stations"))?;
+    let first = line
+        .stations
+        .first()
+        .map(|s| s.id.clone())
+        .ok_or_else(|| LineError::invalid("stations", "no stations"))?;
     let b = line.design_bottleneck().unwrap_or(0);
     for (_, seq) in sequences {
         let mut l = line.clone();
-        l.sources = vec![crate::config::SourceConfig { id: "orders".into(), to: first.clone(), arrivals: Arrivals::Orders { orders: problem.to_orders(seq) }, mix: Default::default(), batch_size: 1 }];
+        l.sources = vec![crate::config::SourceConfig {
+            id: "orders".into(),
+            to: first.clone(),
+            arrivals: Arrivals::Orders {
+                orders: problem.to_orders(seq),
+            },
+            mix: Default::default(),
+            batch_size: 1,
+        }];
         l.stations[b].maintenance = problem.blocked.clone();
         sims.push(Simulator::new(&l)?);
     }
@@ -428,11 +485,20 @@ mod tests {
 
     fn random_problem(rng: &mut Rng, n: usize) -> ScheduleProblem {
         let np = 3;
-        let setup_s = (0..np).map(|i| (0..np).map(|j| if i == j { 0.0 } else { 300.0 + 900.0 * rng.uniform() }).collect()).collect();
+        let setup_s = (0..np)
+            .map(|i| (0..np).map(|j| if i == j { 0.0 } else { 300.0 + 900.0 * rng.uniform() }).collect())
+            .collect();
         let jobs: Vec<Job> = (0..n)
             .map(|k| {
                 let q = 20 + rng.below(80) as u32;
-                Job { id: format!("o{k}"), product: rng.below(np), quantity: q, release_s: if rng.uniform() < 0.3 { 3600.0 * rng.uniform() * 4.0 } else { 0.0 }, due_s: 3600.0 * (2.0 + 14.0 * rng.uniform()), weight: 1.0 + rng.below(3) as f64 }
+                Job {
+                    id: format!("o{k}"),
+                    product: rng.below(np),
+                    quantity: q,
+                    release_s: if rng.uniform() < 0.3 { 3600.0 * rng.uniform() * 4.0 } else { 0.0 },
+                    due_s: 3600.0 * (2.0 + 14.0 * rng.uniform()),
+                    weight: 1.0 + rng.below(3) as f64,
+                }
             })
             .collect();
         ScheduleProblem {
@@ -441,7 +507,10 @@ mod tests {
             unit_time_s: vec![40.0, 50.0, 60.0],
             setup_s,
             initial_product: Some(0),
-            blocked: vec![Window { start_s: 5.0 * 3600.0, end_s: 7.0 * 3600.0 }],
+            blocked: vec![Window {
+                start_s: 5.0 * 3600.0,
+                end_s: 7.0 * 3600.0,
+            }],
             start_s: 0.0,
             setup_weight: 1.0,
         }
@@ -452,8 +521,22 @@ mod tests {
         let p = ScheduleProblem {
             products: vec!["a".into(), "b".into()],
             jobs: vec![
-                Job { id: "x".into(), product: 0, quantity: 10, release_s: 0.0, due_s: 50.0, weight: 2.0 },
-                Job { id: "y".into(), product: 1, quantity: 5, release_s: 200.0, due_s: 1000.0, weight: 1.0 },
+                Job {
+                    id: "x".into(),
+                    product: 0,
+                    quantity: 10,
+                    release_s: 0.0,
+                    due_s: 50.0,
+                    weight: 2.0,
+                },
+                Job {
+                    id: "y".into(),
+                    product: 1,
+                    quantity: 5,
+                    release_s: 200.0,
+                    due_s: 1000.0,
+                    weight: 1.0,
+                },
             ],
             unit_time_s: vec![10.0, 20.0],
             setup_s: vec![vec![0.0, 30.0], vec![30.0, 0.0]],
@@ -495,7 +578,11 @@ mod tests {
             // the heuristic is at least as good as EDD
             assert!(h.objective <= p.evaluate(&p.edd()).objective + 1e-6);
         }
-        println!("ATCS + local search on {n_inst} instances of 8 orders: optimal in {optimal}, mean gap {:.3} %, worst gap {:.2} %", 100.0 * total_gap / n_inst as f64, 100.0 * worst_gap);
+        println!(
+            "ATCS + local search on {n_inst} instances of 8 orders: optimal in {optimal}, mean gap {:.3} %, worst gap {:.2} %",
+            100.0 * total_gap / n_inst as f64,
+            100.0 * worst_gap
+        );
         assert!(optimal >= 57, "{optimal}");
         assert!(worst_gap < 0.05, "{worst_gap}");
         assert!(random_problem(&mut rng, 10).brute_force().is_err());
@@ -514,16 +601,43 @@ mod tests {
         line.products = vec!["a".into(), "b".into(), "c".into()];
         line.stations[1].setup = Some(vec![vec![0.0, 1800.0, 2400.0], vec![1800.0, 0.0, 1200.0], vec![2400.0, 1200.0, 0.0]]);
         let orders: Vec<Order> = (0..10)
-            .map(|k| Order { id: format!("o{k}"), product: ["a", "b", "c"][k % 3].to_string(), quantity: 30 + 5 * (k as u32 % 4), release_s: 0.0, due_s: 3600.0 * (1.0 + 0.5 * k as f64), weight: 1.0 })
+            .map(|k| Order {
+                id: format!("o{k}"),
+                product: ["a", "b", "c"][k % 3].to_string(),
+                quantity: 30 + 5 * (k as u32 % 4),
+                release_s: 0.0,
+                due_s: 3600.0 * (1.0 + 0.5 * k as f64),
+                weight: 1.0,
+            })
             .collect();
-        let p = ScheduleProblem::from_line(&line, &orders, vec![Window { start_s: 8.0 * 3600.0, end_s: 10.0 * 3600.0 }], 1.0).unwrap();
+        let p = ScheduleProblem::from_line(
+            &line,
+            &orders,
+            vec![Window {
+                start_s: 8.0 * 3600.0,
+                end_s: 10.0 * 3600.0,
+            }],
+            1.0,
+        )
+        .unwrap();
         assert_eq!(p.unit_time_s, vec![45.0; 3]);
         let solved = p.solve();
         let fifo: Vec<usize> = (0..orders.len()).collect();
         assert!(solved.objective < p.evaluate(&fifo).objective);
-        let sims = simulate_schedules(&line, &p, &[("fifo".into(), fifo), ("atcs+ls".into(), solved.sequence.clone())], 8, 30.0 * 86_400.0, 5).unwrap();
+        let sims = simulate_schedules(
+            &line,
+            &p,
+            &[("fifo".into(), fifo), ("atcs+ls".into(), solved.sequence.clone())],
+            8,
+            30.0 * 86_400.0,
+            5,
+        )
+        .unwrap();
         for s in &sims {
-            println!("{}: planned {:.0}, simulated weighted tardiness {:.0} ± {:.0} s, changeovers {:.1}", s.name, s.planned_objective, s.weighted_tardiness_s.mean, s.weighted_tardiness_s.half_width, s.changeovers.mean);
+            println!(
+                "{}: planned {:.0}, simulated weighted tardiness {:.0} ± {:.0} s, changeovers {:.1}",
+                s.name, s.planned_objective, s.weighted_tardiness_s.mean, s.weighted_tardiness_s.half_width, s.changeovers.mean
+            );
         }
         assert!(sims[1].weighted_tardiness_s.upper() < sims[0].weighted_tardiness_s.lower());
         assert!(sims[1].changeovers.mean < sims[0].changeovers.mean);

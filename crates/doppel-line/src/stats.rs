@@ -88,7 +88,11 @@ pub fn inc_beta(a: f64, b: f64, x: f64) -> f64 {
         return 1.0;
     }
     let bt = (ln_gamma(a + b) - ln_gamma(a) - ln_gamma(b) + a * x.ln() + b * (1.0 - x).ln()).exp();
-    if x < (a + 1.0) / (a + b + 2.0) { bt * beta_cf(a, b, x) / a } else { 1.0 - bt * beta_cf(b, a, 1.0 - x) / b }
+    if x < (a + 1.0) / (a + b + 2.0) {
+        bt * beta_cf(a, b, x) / a
+    } else {
+        1.0 - bt * beta_cf(b, a, 1.0 - x) / b
+    }
 }
 
 /// Distribution function of Student's t with `df` degrees of freedom.
@@ -139,15 +143,33 @@ impl Estimate {
     pub fn of(xs: &[f64], level: f64) -> Estimate {
         let n = xs.len();
         if n == 0 {
-            return Estimate { mean: f64::NAN, half_width: f64::NAN, sd: f64::NAN, n, level };
+            return Estimate {
+                mean: f64::NAN,
+                half_width: f64::NAN,
+                sd: f64::NAN,
+                n,
+                level,
+            };
         }
         let mean = xs.iter().sum::<f64>() / n as f64;
         if n < 2 {
-            return Estimate { mean, half_width: 0.0, sd: 0.0, n, level };
+            return Estimate {
+                mean,
+                half_width: 0.0,
+                sd: 0.0,
+                n,
+                level,
+            };
         }
         let sd = (xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1) as f64).sqrt();
         let t = t_quantile(0.5 + 0.5 * level, (n - 1) as f64);
-        Estimate { mean, half_width: t * sd / (n as f64).sqrt(), sd, n, level }
+        Estimate {
+            mean,
+            half_width: t * sd / (n as f64).sqrt(),
+            sd,
+            n,
+            level,
+        }
     }
 
     pub fn lower(&self) -> f64 {
@@ -182,7 +204,12 @@ mod tests {
     #[test]
     fn t_quantiles_match_tables() {
         // Student t table values (two-sided 95 % and 99 %)
-        for (df, q95, q99) in [(1.0, 12.706_204_736, 63.656_741_162), (4.0, 2.776_445_105, 4.604_094_871), (19.0, 2.093_024_054, 2.860_934_606), (100.0, 1.983_971_519, 2.625_890_521)] {
+        for (df, q95, q99) in [
+            (1.0, 12.706_204_736, 63.656_741_162),
+            (4.0, 2.776_445_105, 4.604_094_871),
+            (19.0, 2.093_024_054, 2.860_934_606),
+            (100.0, 1.983_971_519, 2.625_890_521),
+        ] {
             assert!((t_quantile(0.975, df) - q95).abs() < 1e-6, "{df}: {}", t_quantile(0.975, df));
             assert!((t_quantile(0.995, df) - q99).abs() < 1e-6, "{df}: {}", t_quantile(0.995, df));
         }

@@ -125,7 +125,11 @@ pub struct UnitGenealogy {
 }
 
 fn to_ns(start_ns: i64, s: f64) -> i64 {
-    if s.is_finite() { start_ns.saturating_add((s * 1e9).round() as i64) } else { i64::MIN }
+    if s.is_finite() {
+        start_ns.saturating_add((s * 1e9).round() as i64)
+    } else {
+        i64::MIN
+    }
 }
 
 struct Dict {
@@ -135,7 +139,10 @@ struct Dict {
 
 impl Dict {
     fn new() -> Dict {
-        Dict { names: Vec::new(), index: HashMap::new() }
+        Dict {
+            names: Vec::new(),
+            index: HashMap::new(),
+        }
     }
     fn id(&mut self, name: &str) -> u32 {
         if let Some(&i) = self.index.get(name) {
@@ -247,7 +254,8 @@ impl TraceBuilder {
             self.v_alarm.push(v.alarm);
             self.v_cond.push(self.cond.len() as u32);
             self.v_cond_len.push(v.cond_len);
-            self.cond.extend_from_slice(&log.conditions[v.cond_start as usize..v.cond_start as usize + v.cond_len as usize]);
+            self.cond
+                .extend_from_slice(&log.conditions[v.cond_start as usize..v.cond_start as usize + v.cond_len as usize]);
         }
         for &(s, l) in &log.lots_used {
             self.l_serial.push(s);
@@ -550,11 +558,18 @@ impl TraceIndex {
                 }
             })
             .collect();
-        let lots = (self.unit_lot_off[u]..self.unit_lot_off[u + 1]).map(|i| self.lots[self.unit_lots[i as usize] as usize].clone()).collect();
+        let lots = (self.unit_lot_off[u]..self.unit_lot_off[u + 1])
+            .map(|i| self.lots[self.unit_lots[i as usize] as usize].clone())
+            .collect();
         let quality = (self.q_off[u]..self.q_off[u + 1])
             .map(|i| {
                 let i = i as usize;
-                QualityResult { check: self.checks[self.q_check[i] as usize].clone(), value: self.q_value[i], pass: self.q_pass[i], at_ns: self.q_time[i] }
+                QualityResult {
+                    check: self.checks[self.q_check[i] as usize].clone(),
+                    value: self.q_value[i],
+                    pass: self.q_pass[i],
+                    at_ns: self.q_time[i],
+                }
             })
             .collect();
         Some(UnitGenealogy {
@@ -621,7 +636,10 @@ impl TraceIndex {
     /// Serials of the units that consumed `lot` (sorted).
     pub fn units_with_lot(&self, lot: &str) -> Vec<u64> {
         let Some(&l) = self.lot_dict.get(lot) else { return Vec::new() };
-        let mut out: Vec<u64> = self.lot_units[self.lot_off[l as usize] as usize..self.lot_off[l as usize + 1] as usize].iter().map(|&u| self.serial[u as usize]).collect();
+        let mut out: Vec<u64> = self.lot_units[self.lot_off[l as usize] as usize..self.lot_off[l as usize + 1] as usize]
+            .iter()
+            .map(|&u| self.serial[u as usize])
+            .collect();
         out.sort_unstable();
         out
     }
@@ -629,8 +647,13 @@ impl TraceIndex {
     /// (measurement time, value, pass) of quality check `check` for every unit, in time order — the quality
     /// series for [`crate::rootcause`]. O(quality results).
     pub fn quality_series(&self, check: &str) -> Vec<(i64, f64, bool)> {
-        let Some(c) = self.checks.iter().position(|x| x == check) else { return Vec::new() };
-        let mut out: Vec<(i64, f64, bool)> = (0..self.q_check.len()).filter(|&i| self.q_check[i] as usize == c).map(|i| (self.q_time[i], self.q_value[i], self.q_pass[i])).collect();
+        let Some(c) = self.checks.iter().position(|x| x == check) else {
+            return Vec::new();
+        };
+        let mut out: Vec<(i64, f64, bool)> = (0..self.q_check.len())
+            .filter(|&i| self.q_check[i] as usize == c)
+            .map(|i| (self.q_time[i], self.q_value[i], self.q_pass[i]))
+            .collect();
         out.sort_by_key(|x| x.0);
         out
     }
@@ -638,8 +661,14 @@ impl TraceIndex {
     /// (time of the visit start, value) of process variable `var` at `station`, in time order — the
     /// upstream series for [`crate::rootcause`]. O(visits of the station's assets).
     pub fn variable_series(&self, station: &str, var: &str) -> Vec<(i64, f64)> {
-        let Some(si) = self.stations.iter().position(|s| s == station) else { return Vec::new() };
-        let Some(vi) = self.station_vars.get(&(si as u16)).and_then(|v| v.iter().position(|&x| self.vars[x as usize] == var)) else {
+        let Some(si) = self.stations.iter().position(|s| s == station) else {
+            return Vec::new();
+        };
+        let Some(vi) = self
+            .station_vars
+            .get(&(si as u16))
+            .and_then(|v| v.iter().position(|&x| self.vars[x as usize] == var))
+        else {
             return Vec::new();
         };
         let mut out: Vec<(i64, f64)> = (0..self.v_station.len())
@@ -664,24 +693,75 @@ mod tests {
             lots: vec!["L1".into(), "L2".into()],
             checks: vec!["dim".into()],
             var_names: vec![vec!["temp".into()], vec![]],
-            units: (0..3).map(|k| UnitRecord { serial: k, product: 0, source: 0, entered_s: k as f64 * 10.0, exit_s: k as f64 * 10.0 + 25.0, scrapped: k == 2 }).collect(),
+            units: (0..3)
+                .map(|k| UnitRecord {
+                    serial: k,
+                    product: 0,
+                    source: 0,
+                    entered_s: k as f64 * 10.0,
+                    exit_s: k as f64 * 10.0 + 25.0,
+                    scrapped: k == 2,
+                })
+                .collect(),
             visits: (0..3u64)
                 .flat_map(|k| {
                     let t = k as f64 * 10.0;
                     [
-                        VisitRecord { serial: k, station: 1, asset: 1, start_s: t + 15.0, end_s: t + 25.0, health: 0.9, alarm: false, cond_start: 0, cond_len: 0 },
-                        VisitRecord { serial: k, station: 0, asset: 0, start_s: t, end_s: t + 10.0, health: 1.0, alarm: k == 1, cond_start: k as u32, cond_len: 1 },
+                        VisitRecord {
+                            serial: k,
+                            station: 1,
+                            asset: 1,
+                            start_s: t + 15.0,
+                            end_s: t + 25.0,
+                            health: 0.9,
+                            alarm: false,
+                            cond_start: 0,
+                            cond_len: 0,
+                        },
+                        VisitRecord {
+                            serial: k,
+                            station: 0,
+                            asset: 0,
+                            start_s: t,
+                            end_s: t + 10.0,
+                            health: 1.0,
+                            alarm: k == 1,
+                            cond_start: k as u32,
+                            cond_len: 1,
+                        },
                     ]
                 })
                 .collect(),
             conditions: vec![60.0, 75.0, 61.0],
             lots_used: vec![(0, 0), (1, 0), (2, 1)],
             quality: vec![
-                QualityRecord { serial: 0, check: 0, value: 1.0, pass: true, t_s: 25.0 },
-                QualityRecord { serial: 1, check: 0, value: 1.2, pass: true, t_s: 35.0 },
-                QualityRecord { serial: 2, check: 0, value: 2.0, pass: false, t_s: 45.0 },
+                QualityRecord {
+                    serial: 0,
+                    check: 0,
+                    value: 1.0,
+                    pass: true,
+                    t_s: 25.0,
+                },
+                QualityRecord {
+                    serial: 1,
+                    check: 0,
+                    value: 1.2,
+                    pass: true,
+                    t_s: 35.0,
+                },
+                QualityRecord {
+                    serial: 2,
+                    check: 0,
+                    value: 2.0,
+                    pass: false,
+                    t_s: 45.0,
+                },
             ],
-            alarms: vec![AlarmRecord { asset: 0, start_s: 10.0, end_s: 20.0 }],
+            alarms: vec![AlarmRecord {
+                asset: 0,
+                start_s: 10.0,
+                end_s: 20.0,
+            }],
         }
     }
 

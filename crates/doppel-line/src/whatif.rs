@@ -22,9 +22,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use serde::{Deserialize, Serialize};
 
 use crate::LineError;
-use crate::config::{
-    Arrivals, Calendar, FailureClock, FailureModel, Health, LineConfig, Machine, SourceConfig, StationConfig, Window,
-};
+use crate::config::{Arrivals, Calendar, FailureClock, FailureModel, Health, LineConfig, Machine, SourceConfig, StationConfig, Window};
 use crate::des::{SimOptions, Simulator};
 use crate::dist::Dist;
 use crate::energy::{PowerModel, Tariff, energy_report};
@@ -78,10 +76,16 @@ pub(crate) fn apply_unchecked(base: &LineConfig, changes: &[Change], tariff: Opt
     let mut l = base.clone();
     let mut tf = tariff.cloned();
     fn st<'a>(l: &'a mut LineConfig, id: &str) -> Result<&'a mut StationConfig, LineError> {
-        l.stations.iter_mut().find(|s| s.id == id).ok_or_else(|| LineError::UnknownStation(id.to_string()))
+        l.stations
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or_else(|| LineError::UnknownStation(id.to_string()))
     }
     fn src<'a>(l: &'a mut LineConfig, id: &str) -> Result<&'a mut SourceConfig, LineError> {
-        l.sources.iter_mut().find(|s| s.id == id).ok_or_else(|| LineError::invalid("source", &format!("unknown source '{id}'")))
+        l.sources
+            .iter_mut()
+            .find(|s| s.id == id)
+            .ok_or_else(|| LineError::invalid("source", &format!("unknown source '{id}'")))
     }
     for c in changes {
         match c {
@@ -115,7 +119,12 @@ pub(crate) fn apply_unchecked(base: &LineConfig, changes: &[Change], tariff: Opt
             Change::MachineHealth { station, machine, health } => {
                 let s = st(&mut l, station)?;
                 match machine {
-                    Some(k) => s.machines.get_mut(*k).ok_or_else(|| LineError::invalid("machine_health.machine", "no such machine"))?.health = *health,
+                    Some(k) => {
+                        s.machines
+                            .get_mut(*k)
+                            .ok_or_else(|| LineError::invalid("machine_health.machine", "no such machine"))?
+                            .health = *health
+                    }
                     None => s.machines.iter_mut().for_each(|m| m.health = *health),
                 }
             }
@@ -162,7 +171,15 @@ fn level() -> f64 {
 
 impl WhatIfConfig {
     pub fn new(replications: usize, horizon_s: f64, warmup_s: f64, seed: u64) -> WhatIfConfig {
-        WhatIfConfig { replications, horizon_s, warmup_s, seed, threads: None, tariff: None, level: 0.95 }
+        WhatIfConfig {
+            replications,
+            horizon_s,
+            warmup_s,
+            seed,
+            threads: None,
+            tariff: None,
+            level: 0.95,
+        }
     }
 }
 
@@ -255,7 +272,9 @@ struct RepOut {
 
 /// Runs `jobs` closures on `threads` scoped threads; results in job order.
 pub(crate) fn parallel<T: Send>(jobs: usize, threads: Option<usize>, f: impl Fn(usize) -> T + Sync) -> Vec<T> {
-    let n = threads.unwrap_or_else(|| std::thread::available_parallelism().map(|x| x.get()).unwrap_or(1)).clamp(1, jobs.max(1));
+    let n = threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map(|x| x.get()).unwrap_or(1))
+        .clamp(1, jobs.max(1));
     let next = AtomicUsize::new(0);
     let out: Mutex<Vec<Option<T>>> = Mutex::new((0..jobs).map(|_| None).collect());
     std::thread::scope(|s| {
@@ -301,7 +320,11 @@ pub fn run_whatif(base: &LineConfig, scenarios: &[Scenario], cfg: &WhatIfConfig)
             o.bucket_s = Some(3600.0);
         }
         let run = sims[ci].run(&o)?;
-        Ok(RepOut { kpis: kpi_values(&configs[ci].0, &run, configs[ci].1.as_ref())?, bottleneck: run.bottleneck.id.clone(), events: run.events })
+        Ok(RepOut {
+            kpis: kpi_values(&configs[ci].0, &run, configs[ci].1.as_ref())?,
+            bottleneck: run.bottleneck.id.clone(),
+            events: run.events,
+        })
     });
     let outs = outs.into_iter().collect::<Result<Vec<_>, _>>()?;
     let events = outs.iter().map(|o| o.events).sum();
@@ -315,7 +338,11 @@ pub fn run_whatif(base: &LineConfig, scenarios: &[Scenario], cfg: &WhatIfConfig)
         }
         m
     };
-    let baseline = KPIS.iter().enumerate().map(|(k, n)| (n.to_string(), Estimate::of(&column(0, k), cfg.level))).collect();
+    let baseline = KPIS
+        .iter()
+        .enumerate()
+        .map(|(k, n)| (n.to_string(), Estimate::of(&column(0, k), cfg.level)))
+        .collect();
     let variants = scenarios
         .iter()
         .enumerate()
@@ -338,10 +365,21 @@ pub fn run_whatif(base: &LineConfig, scenarios: &[Scenario], cfg: &WhatIfConfig)
                     }
                 })
                 .collect();
-            ScenarioReport { name: s.name.clone(), rows, bottlenecks: bottlenecks(ci) }
+            ScenarioReport {
+                name: s.name.clone(),
+                rows,
+                bottlenecks: bottlenecks(ci),
+            }
         })
         .collect();
-    Ok(WhatIfReport { replications: reps, baseline, baseline_bottlenecks: bottlenecks(0), variants, runs: jobs, events })
+    Ok(WhatIfReport {
+        replications: reps,
+        baseline,
+        baseline_bottlenecks: bottlenecks(0),
+        variants,
+        runs: jobs,
+        events,
+    })
 }
 
 /// The benchmark line of the what-if speed target: `n` stations in series making three products in
@@ -356,7 +394,11 @@ pub fn reference_line(n: usize) -> LineConfig {
             let mean = if i == n / 2 { 46.0 } else { 36.0 + (i % 4) as f64 * 2.0 };
             let mut s = StationConfig::new(&format!("op{}", (i + 1) * 10), Dist::LogNormal { mean, cv: 0.15 }, 1).with_buffer(Some(8));
             s.cycle_by_product.insert("c".into(), Dist::LogNormal { mean: mean * 1.1, cv: 0.15 });
-            s.failures = Some(FailureModel { clock: FailureClock::Calendar, mean_between: 8.0 * 3600.0, repair: Dist::LogNormal { mean: 1200.0, cv: 0.8 } });
+            s.failures = Some(FailureModel {
+                clock: FailureClock::Calendar,
+                mean_between: 8.0 * 3600.0,
+                repair: Dist::LogNormal { mean: 1200.0, cv: 0.8 },
+            });
             s.setup = Some(vec![vec![0.0, 300.0, 600.0], vec![300.0, 0.0, 450.0], vec![600.0, 450.0, 0.0]]);
             s.power = Some(PowerModel::simple(12.0, 3.0));
             if i + 1 == n {
@@ -384,12 +426,28 @@ mod tests {
         let (l, t) = apply(
             &base,
             &[
-                Change::StationSpeed { station: "op30".into(), factor: 1.25 },
-                Change::BufferSize { station: "op20".into(), capacity: Some(2) },
-                Change::Machines { station: "op30".into(), count: 2 },
+                Change::StationSpeed {
+                    station: "op30".into(),
+                    factor: 1.25,
+                },
+                Change::BufferSize {
+                    station: "op20".into(),
+                    capacity: Some(2),
+                },
+                Change::Machines {
+                    station: "op30".into(),
+                    count: 2,
+                },
                 Change::ShiftPattern { calendar: None },
-                Change::MaintenanceWindows { station: "op10".into(), windows: vec![Window { start_s: 0.0, end_s: 10.0 }] },
-                Change::MachineHealth { station: "op10".into(), machine: Some(0), health: Health::from_twin(Some(0.5), None, 1.0) },
+                Change::MaintenanceWindows {
+                    station: "op10".into(),
+                    windows: vec![Window { start_s: 0.0, end_s: 10.0 }],
+                },
+                Change::MachineHealth {
+                    station: "op10".into(),
+                    machine: Some(0),
+                    health: Health::from_twin(Some(0.5), None, 1.0),
+                },
                 Change::EnergyTariff { tariff: Tariff::flat(0.2) },
             ],
             None,
@@ -403,10 +461,44 @@ mod tests {
         assert_eq!(l.stations[0].maintenance.len(), 1);
         assert!(l.stations[0].machines[0].health.speed_factor < 1.0);
         assert_eq!(t, Some(Tariff::flat(0.2)));
-        assert!(apply(&base, &[Change::StationSpeed { station: "nope".into(), factor: 1.0 }], None).is_err());
-        assert!(apply(&base, &[Change::Machines { station: "op10".into(), count: 0 }], None).is_err());
-        assert!(apply(&base, &[Change::Demand { source: "in".into(), factor: 2.0 }], None).is_err());
-        let j = serde_json::to_string(&Change::BufferSize { station: "x".into(), capacity: None }).unwrap();
+        assert!(
+            apply(
+                &base,
+                &[Change::StationSpeed {
+                    station: "nope".into(),
+                    factor: 1.0
+                }],
+                None
+            )
+            .is_err()
+        );
+        assert!(
+            apply(
+                &base,
+                &[Change::Machines {
+                    station: "op10".into(),
+                    count: 0
+                }],
+                None
+            )
+            .is_err()
+        );
+        assert!(
+            apply(
+                &base,
+                &[Change::Demand {
+                    source: "in".into(),
+                    factor: 2.0
+                }],
+                None
+            )
+            .is_err()
+        );
+        let j = serde_json::to_string(&Change::BufferSize {
+            station: "x".into(),
+            capacity: None,
+        })
+        .unwrap();
         assert_eq!(j, r#"{"kind":"buffer_size","station":"x","capacity":null}"#);
     }
 
@@ -416,8 +508,20 @@ mod tests {
         let bottleneck = base.stations[base.design_bottleneck().unwrap()].id.clone();
         assert_eq!(bottleneck, "op30");
         let scenarios = vec![
-            Scenario { name: "faster bottleneck".into(), changes: vec![Change::StationSpeed { station: bottleneck.clone(), factor: 1.2 }] },
-            Scenario { name: "faster first station".into(), changes: vec![Change::StationSpeed { station: "op10".into(), factor: 1.2 }] },
+            Scenario {
+                name: "faster bottleneck".into(),
+                changes: vec![Change::StationSpeed {
+                    station: bottleneck.clone(),
+                    factor: 1.2,
+                }],
+            },
+            Scenario {
+                name: "faster first station".into(),
+                changes: vec![Change::StationSpeed {
+                    station: "op10".into(),
+                    factor: 1.2,
+                }],
+            },
         ];
         let mut cfg = WhatIfConfig::new(8, WEEK, 86_400.0, 7);
         cfg.tariff = Some(Tariff::day_night(0.3, 0.1, 6, 22));

@@ -13,8 +13,18 @@ fn night_shift_costs_less_per_unit_at_the_same_throughput_and_a_second_shift_dou
     // peak 0.32 per kWh from 06:00 to 22:00, 0.11 at night
     let tariff = Tariff::day_night(0.32, 0.11, 6, 22);
     let scen = vec![
-        Scenario { name: "night shift 22:00–06:00".into(), changes: vec![Change::ShiftPattern { calendar: Some(Calendar::daily(5, 22.0, 30.0)) }] },
-        Scenario { name: "day + night shift".into(), changes: vec![Change::ShiftPattern { calendar: Some(Calendar::daily_shifts(5, &[(6.0, 14.0), (22.0, 30.0)])) }] },
+        Scenario {
+            name: "night shift 22:00–06:00".into(),
+            changes: vec![Change::ShiftPattern {
+                calendar: Some(Calendar::daily(5, 22.0, 30.0)),
+            }],
+        },
+        Scenario {
+            name: "day + night shift".into(),
+            changes: vec![Change::ShiftPattern {
+                calendar: Some(Calendar::daily_shifts(5, &[(6.0, 14.0), (22.0, 30.0)])),
+            }],
+        },
     ];
     let mut cfg = WhatIfConfig::new(10, WEEK, 0.0, 5);
     cfg.tariff = Some(tariff);
@@ -25,8 +35,16 @@ fn night_shift_costs_less_per_unit_at_the_same_throughput_and_a_second_shift_dou
         let e = v.row("kwh_per_good_unit").unwrap();
         println!(
             "{}: throughput {:.2} → {:.2} /h ({:+.1} %), energy {:.3} → {:.3} kWh/unit, cost {:.4} → {:.4} per unit ({:+.1} % ± {:.1})",
-            v.name, tp.baseline.mean, tp.variant.mean, 100.0 * tp.relative, e.baseline.mean, e.variant.mean, c.baseline.mean, c.variant.mean,
-            100.0 * c.relative, 100.0 * c.difference.half_width / c.baseline.mean
+            v.name,
+            tp.baseline.mean,
+            tp.variant.mean,
+            100.0 * tp.relative,
+            e.baseline.mean,
+            e.variant.mean,
+            c.baseline.mean,
+            c.variant.mean,
+            100.0 * c.relative,
+            100.0 * c.difference.half_width / c.baseline.mean
         );
     }
     let night = &r.variants[0];

@@ -27,7 +27,11 @@ fn the_bottleneck_of_each_example_line_is_the_one_a_person_expects() {
             assert!(share > 0.8, "{line}: bottleneck share {share}");
             // throughput at most the cell's capacity, and not far below it (failures, changeovers, scrap)
             let cap = 3600.0 / cfg.capacity_cycle(cfg.station_index(expected).unwrap()) / 1.05;
-            assert!(r.kpis.throughput_per_h < cap && r.kpis.throughput_per_h > 0.75 * cap, "{line}: {} vs {cap}", r.kpis.throughput_per_h);
+            assert!(
+                r.kpis.throughput_per_h < cap && r.kpis.throughput_per_h > 0.75 * cap,
+                "{line}: {} vs {cap}",
+                r.kpis.throughput_per_h
+            );
             assert!(r.kpis.oee.oee > 0.6 && r.kpis.oee.oee < 1.0, "{line}: {:?}", r.kpis.oee);
         }
     }
@@ -39,10 +43,22 @@ fn a_degrading_machine_slows_the_simulated_line() {
     let cfg = line_from_plant(&p, "l3", &PlantLineOptions::default()).unwrap();
     // The twin reports the finishing spindle at health 0.35 with a 60 % chance of failing within 24 h.
     let degraded = Health::from_twin(Some(0.35), Some(0.6), 24.0 * 3600.0);
-    let scen = vec![Scenario { name: "spindle degraded".into(), changes: vec![Change::MachineHealth { station: "l3-cnc-1".into(), machine: None, health: degraded }] }];
+    let scen = vec![Scenario {
+        name: "spindle degraded".into(),
+        changes: vec![Change::MachineHealth {
+            station: "l3-cnc-1".into(),
+            machine: None,
+            health: degraded,
+        }],
+    }];
     let r = run_whatif(&cfg, &scen, &WhatIfConfig::new(10, WEEK, 86_400.0, 3)).unwrap();
     let tp = r.variants[0].row("throughput_per_h").unwrap();
-    println!("l3 throughput {:.2} → {:.2} /h ({:+.1} %)", tp.baseline.mean, tp.variant.mean, 100.0 * tp.relative);
+    println!(
+        "l3 throughput {:.2} → {:.2} /h ({:+.1} %)",
+        tp.baseline.mean,
+        tp.variant.mean,
+        100.0 * tp.relative
+    );
     assert!(tp.significant && tp.relative < -0.15, "{tp:?}");
     let q = r.variants[0].row("quality").unwrap();
     assert!(q.significant && q.difference.mean < 0.0);
@@ -53,8 +69,22 @@ fn the_simulator_produces_serials_lots_and_quality_results_for_the_example_plant
     let p = plant();
     let mut cfg = line_from_plant(&p, "l1", &PlantLineOptions::default()).unwrap();
     // machining centre 2 overheats on day 2 (over its 60 °C warning envelope) for 6 hours
-    cfg.stations[0].process_vars[0].drifts.push(Drift { start_s: 2.0 * 86_400.0, end_s: 2.0 * 86_400.0 + 6.0 * 3600.0, ramp_s: 1800.0, delta: 25.0, machine: Some(1) });
-    let r = simulate(&cfg, &SimOptions { trace: true, start_ns: doppel_model::time::parse_rfc3339("2026-01-05T00:00:00Z").unwrap(), ..SimOptions::new(1, 4.0 * 86_400.0, 0.0) }).unwrap();
+    cfg.stations[0].process_vars[0].drifts.push(Drift {
+        start_s: 2.0 * 86_400.0,
+        end_s: 2.0 * 86_400.0 + 6.0 * 3600.0,
+        ramp_s: 1800.0,
+        delta: 25.0,
+        machine: Some(1),
+    });
+    let r = simulate(
+        &cfg,
+        &SimOptions {
+            trace: true,
+            start_ns: doppel_model::time::parse_rfc3339("2026-01-05T00:00:00Z").unwrap(),
+            ..SimOptions::new(1, 4.0 * 86_400.0, 0.0)
+        },
+    )
+    .unwrap();
     let log = r.trace.as_ref().unwrap();
     let ix = TraceIndex::from_log(log);
     assert!(ix.units() > 5000, "{}", ix.units());
@@ -79,9 +109,20 @@ fn the_simulator_produces_serials_lots_and_quality_results_for_the_example_plant
     let day2 = doppel_model::time::parse_rfc3339("2026-01-07T00:00:00Z").unwrap();
     assert!(intervals.iter().all(|w| w.0 >= day2 && w.1 <= day2 + 7 * 3_600_000_000_000), "{intervals:?}");
     // the hot spindle's parts fail the dimension check more often
-    let fail_rate = |serials: &[u64]| serials.iter().filter(|&&s| ix.unit(s).is_some_and(|u| u.quality.iter().any(|q| !q.pass))).count() as f64 / serials.len() as f64;
+    let fail_rate = |serials: &[u64]| {
+        serials
+            .iter()
+            .filter(|&&s| ix.unit(s).is_some_and(|u| u.quality.iter().any(|q| !q.pass)))
+            .count() as f64
+            / serials.len() as f64
+    };
     let all: Vec<u64> = (0..ix.units() as u64).filter(|s| ix.unit(*s).is_some_and(|u| !u.quality.is_empty())).collect();
-    assert!(fail_rate(&hot) > 5.0 * fail_rate(&all).max(0.001) || fail_rate(&hot) > 0.5, "{} {}", fail_rate(&hot), fail_rate(&all));
+    assert!(
+        fail_rate(&hot) > 5.0 * fail_rate(&all).max(0.001) || fail_rate(&hot) > 0.5,
+        "{} {}",
+        fail_rate(&hot),
+        fail_rate(&all)
+    );
     // lots both ways
     let lot = &g.lots[0];
     let with_lot = ix.units_with_lot(lot);

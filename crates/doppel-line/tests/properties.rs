@@ -39,23 +39,35 @@ prop_compose! {
 }
 
 fn line() -> impl Strategy<Value = LineConfig> {
-    (1usize..5, any::<bool>(), any::<bool>(), 1u32..20).prop_flat_map(|(n, shifts, branch, batch)| {
-        let stations: Vec<_> = (0..n).map(station).collect();
-        (stations, Just(shifts), Just(branch), Just(batch))
-    })
-    .prop_map(|(mut stations, shifts, branch, batch)| {
-        if branch && stations.len() >= 3 {
-            stations[0].routes = vec![Route { to: Some("s1".into()), p: 0.6, transport_s: 5.0 }, Route { to: Some("s2".into()), p: 0.4, transport_s: 0.0 }];
-        }
-        let mut l = LineConfig::serial("prop", stations);
-        l.products = vec!["x".into(), "y".into()];
-        l.sources[0].mix = BTreeMap::from([("x".to_string(), 1.0), ("y".to_string(), 1.0)]);
-        l.sources[0].batch_size = batch;
-        if shifts {
-            l.calendar = Some(Calendar::daily(7, 6.0, 22.0));
-        }
-        l
-    })
+    (1usize..5, any::<bool>(), any::<bool>(), 1u32..20)
+        .prop_flat_map(|(n, shifts, branch, batch)| {
+            let stations: Vec<_> = (0..n).map(station).collect();
+            (stations, Just(shifts), Just(branch), Just(batch))
+        })
+        .prop_map(|(mut stations, shifts, branch, batch)| {
+            if branch && stations.len() >= 3 {
+                stations[0].routes = vec![
+                    Route {
+                        to: Some("s1".into()),
+                        p: 0.6,
+                        transport_s: 5.0,
+                    },
+                    Route {
+                        to: Some("s2".into()),
+                        p: 0.4,
+                        transport_s: 0.0,
+                    },
+                ];
+            }
+            let mut l = LineConfig::serial("prop", stations);
+            l.products = vec!["x".into(), "y".into()];
+            l.sources[0].mix = BTreeMap::from([("x".to_string(), 1.0), ("y".to_string(), 1.0)]);
+            l.sources[0].batch_size = batch;
+            if shifts {
+                l.calendar = Some(Calendar::daily(7, 6.0, 22.0));
+            }
+            l
+        })
 }
 
 proptest! {

@@ -16,7 +16,10 @@ fn queue(service: Dist, servers: usize, lambda: f64) -> LineConfig {
     l.sources = vec![SourceConfig {
         id: "arrivals".into(),
         to: "s".into(),
-        arrivals: Arrivals::Renewal { interarrival: Dist::Exponential { mean: 1.0 / lambda }, limit: None },
+        arrivals: Arrivals::Renewal {
+            interarrival: Dist::Exponential { mean: 1.0 / lambda },
+            limit: None,
+        },
         mix: Default::default(),
         batch_size: 1,
     }];
@@ -35,7 +38,15 @@ struct Obs {
 
 fn replicate(l: &LineConfig, horizon: f64, warmup: f64) -> Obs {
     let sim = Simulator::new(l).unwrap();
-    let mut o = Obs { util: vec![], l: vec![], lq: vec![], w: vec![], little_gap: vec![], throughput: vec![], bottleneck: vec![] };
+    let mut o = Obs {
+        util: vec![],
+        l: vec![],
+        lq: vec![],
+        w: vec![],
+        little_gap: vec![],
+        throughput: vec![],
+        bottleneck: vec![],
+    };
     for r in 0..REPS {
         let run = sim.run(&SimOptions::new(1000 + r, horizon, warmup)).unwrap();
         let k = &run.kpis;
@@ -60,7 +71,12 @@ fn check(name: &str, xs: &[f64], theory: f64, max_rel_half_width: f64) {
         100.0 * (e95.mean - theory) / theory,
         100.0 * e95.half_width / theory
     );
-    assert!(e999.contains(theory), "{name}: theory {theory} outside the 99.9 % interval {:.4} ± {:.4}", e999.mean, e999.half_width);
+    assert!(
+        e999.contains(theory),
+        "{name}: theory {theory} outside the 99.9 % interval {:.4} ± {:.4}",
+        e999.mean,
+        e999.half_width
+    );
     assert!(e95.half_width / theory < max_rel_half_width, "{name}: interval too wide to test anything");
 }
 
@@ -123,7 +139,11 @@ fn mmc_matches_erlang_c() {
 fn tandem(means: &[f64], buffer: Option<usize>) -> LineConfig {
     LineConfig::serial(
         "tandem",
-        means.iter().enumerate().map(|(i, &m)| StationConfig::new(&format!("s{}", i + 1), Dist::Exponential { mean: m }, 1).with_buffer(buffer)).collect(),
+        means
+            .iter()
+            .enumerate()
+            .map(|(i, &m)| StationConfig::new(&format!("s{}", i + 1), Dist::Exponential { mean: m }, 1).with_buffer(buffer))
+            .collect(),
     )
 }
 

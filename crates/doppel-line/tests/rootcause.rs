@@ -16,7 +16,16 @@ fn var(name: &str, mean: f64, sd: f64, tau_s: f64, drifts: &[(f64, f64, f64)]) -
         mean,
         sd,
         tau_s,
-        drifts: drifts.iter().map(|&(start_s, dur, delta)| Drift { start_s, end_s: start_s + dur, ramp_s: H, delta, machine: None }).collect(),
+        drifts: drifts
+            .iter()
+            .map(|&(start_s, dur, delta)| Drift {
+                start_s,
+                end_s: start_s + dur,
+                ramp_s: H,
+                delta,
+                machine: None,
+            })
+            .collect(),
         alarm_above: None,
         alarm_below: None,
     }
@@ -26,17 +35,33 @@ fn var(name: &str, mean: f64, sd: f64, tau_s: f64, drifts: &[(f64, f64, f64)]) -
 /// at `measure` grows 1.2 µm per K of the mill's spindle temperature when the unit was milled (if
 /// `observed_cause`), else with the mill's unobserved tool wear.
 fn line(observed_cause: bool) -> LineConfig {
-    let episodes = [(2.0 * D + 10.0 * H, 6.0 * H, 8.0), (5.0 * D + 2.0 * H, 5.0 * H, 8.0), (8.0 * D + 14.0 * H, 6.0 * H, 8.0)];
+    let episodes = [
+        (2.0 * D + 10.0 * H, 6.0 * H, 8.0),
+        (5.0 * D + 2.0 * H, 5.0 * H, 8.0),
+        (8.0 * D + 14.0 * H, 6.0 * H, 8.0),
+    ];
     let mut saw = StationConfig::new("saw", Dist::LogNormal { mean: 50.0, cv: 0.1 }, 1);
     saw.process_vars = vec![var("coolant_pressure", 5.0, 0.2, H, &[(3.5 * D, 8.0 * H, 1.0)])];
     let mut mill = StationConfig::new("mill", Dist::LogNormal { mean: 60.0, cv: 0.1 }, 1).with_buffer(Some(10));
     let temp_drifts: &[(f64, f64, f64)] = if observed_cause { &episodes } else { &[] };
-    mill.process_vars = vec![var("spindle_temp", 40.0, 1.0, 1800.0, temp_drifts), var("vibration", 1.0, 0.1, 600.0, &[]), var("tool_wear", 0.0, 0.5, 1800.0, if observed_cause { &[] } else { &episodes })];
-    mill.routes = vec![Route { to: Some("wash".into()), p: 1.0, transport_s: H }];
+    mill.process_vars = vec![
+        var("spindle_temp", 40.0, 1.0, 1800.0, temp_drifts),
+        var("vibration", 1.0, 0.1, 600.0, &[]),
+        var("tool_wear", 0.0, 0.5, 1800.0, if observed_cause { &[] } else { &episodes }),
+    ];
+    mill.routes = vec![Route {
+        to: Some("wash".into()),
+        p: 1.0,
+        transport_s: H,
+    }];
     // units in transport count against the destination buffer: room for the hour on the conveyor
     let mut wash = StationConfig::new("wash", Dist::LogNormal { mean: 40.0, cv: 0.1 }, 1).with_buffer(Some(150));
     wash.process_vars = vec![var("bath_temp", 55.0, 0.5, H, &[(6.5 * D, 10.0 * H, 3.0)])];
-    wash.routes = vec![Route { to: Some("measure".into()), p: 1.0, transport_s: 0.5 * H }];
+    wash.routes = vec![Route {
+        to: Some("measure".into()),
+        p: 1.0,
+        transport_s: 0.5 * H,
+    }];
     let mut measure = StationConfig::new("measure", Dist::LogNormal { mean: 30.0, cv: 0.1 }, 1).with_buffer(Some(100));
     measure.process_vars = vec![var("room_temp", 21.0, 0.3, 2.0 * H, &[])];
     let pack = StationConfig::new("pack", Dist::LogNormal { mean: 20.0, cv: 0.1 }, 1).with_buffer(Some(10));
@@ -49,22 +74,52 @@ fn line(observed_cause: bool) -> LineConfig {
         noise_sd: 3.0,
         lower: -10.0,
         upper: 10.0,
-        effects: vec![Effect { station: "mill".into(), var: v.into(), coef }],
+        effects: vec![Effect {
+            station: "mill".into(),
+            var: v.into(),
+            coef,
+        }],
         on_fail: Default::default(),
     }];
     l
 }
 
-const CANDIDATES: [(&str, &str); 5] = [("saw", "coolant_pressure"), ("mill", "spindle_temp"), ("mill", "vibration"), ("wash", "bath_temp"), ("measure", "room_temp")];
+const CANDIDATES: [(&str, &str); 5] = [
+    ("saw", "coolant_pressure"),
+    ("mill", "spindle_temp"),
+    ("mill", "vibration"),
+    ("wash", "bath_temp"),
+    ("measure", "room_temp"),
+];
 
 fn analyse(observed_cause: bool) -> (doppel_line::rootcause::RootCauseReport, f64) {
     let l = line(observed_cause);
-    let run = simulate(&l, &SimOptions { trace: true, ..SimOptions::new(11, 10.0 * D, 0.0) }).unwrap();
+    let run = simulate(
+        &l,
+        &SimOptions {
+            trace: true,
+            ..SimOptions::new(11, 10.0 * D, 0.0)
+        },
+    )
+    .unwrap();
     let ix = TraceIndex::from_log(run.trace.as_ref().unwrap());
     let q = ix.quality_series("bore_diameter");
-    let quality = QualitySignal { name: "bore_diameter".into(), points: q.iter().map(|&(t, v, _)| (t as f64 * 1e-9, v)).collect(), lower: -10.0, upper: 10.0 };
-    let vars: Vec<TimeSeries> = CANDIDATES.iter().map(|(s, v)| TimeSeries::from_ns(&format!("{s}.{v}"), &ix.variable_series(s, v))).collect();
-    let cfg = RootCauseConfig { bin_s: 300.0, max_lag_s: 3.0 * H, permutations: 499, ..RootCauseConfig::default() };
+    let quality = QualitySignal {
+        name: "bore_diameter".into(),
+        points: q.iter().map(|&(t, v, _)| (t as f64 * 1e-9, v)).collect(),
+        lower: -10.0,
+        upper: 10.0,
+    };
+    let vars: Vec<TimeSeries> = CANDIDATES
+        .iter()
+        .map(|(s, v)| TimeSeries::from_ns(&format!("{s}.{v}"), &ix.variable_series(s, v)))
+        .collect();
+    let cfg = RootCauseConfig {
+        bin_s: 300.0,
+        max_lag_s: 3.0 * H,
+        permutations: 499,
+        ..RootCauseConfig::default()
+    };
     let report = rank_causes(&quality, &vars, &cfg).unwrap();
     // the true delay from milling to measuring, from the genealogy
     let mut delays = Vec::new();
@@ -79,11 +134,24 @@ fn analyse(observed_cause: bool) -> (doppel_line::rootcause::RootCauseReport, f6
     for c in &report.candidates {
         println!(
             "{:<22} lag {:>6.0} s  r {:+.2}  d {:+.2}  r_pb {:+.2}  excursion {:.2} vs normal {:.2} ({} / {} bins)  p {:.3}  p_adj {:.3}{}",
-            c.name, c.lag_s, c.correlation, c.effect_size, c.point_biserial, c.mean_excursion, c.mean_normal, c.n_excursion, c.n_normal, c.p_value, c.p_adjusted,
+            c.name,
+            c.lag_s,
+            c.correlation,
+            c.effect_size,
+            c.point_biserial,
+            c.mean_excursion,
+            c.mean_normal,
+            c.n_excursion,
+            c.n_normal,
+            c.p_value,
+            c.p_adjusted,
             if c.significant { "  *" } else { "" }
         );
     }
-    println!("excursion bins {} of {}; true mean delay mill → measure {mean_delay:.0} s", report.excursion_bins, report.bins);
+    println!(
+        "excursion bins {} of {}; true mean delay mill → measure {mean_delay:.0} s",
+        report.excursion_bins, report.bins
+    );
     (report, mean_delay)
 }
 
