@@ -98,6 +98,17 @@ pub struct StationConfig {
     /// Electrical power by state ([`crate::energy`]); `None`: not metered.
     #[serde(default)]
     pub power: Option<crate::energy::PowerModel>,
+    /// Units waiting in the buffer at time 0 (the line's current state, cloned from the live line for a
+    /// what-if); they may exceed the buffer capacity and count as entered at 0 from the first source.
+    #[serde(default)]
+    pub initial_wip: Vec<InitialUnits>,
+}
+
+/// `count` units of `product` present at the start.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InitialUnits {
+    pub product: String,
+    pub count: u32,
 }
 
 fn one() -> f64 {
@@ -125,6 +136,7 @@ impl StationConfig {
             process_vars: Vec::new(),
             consumes: Vec::new(),
             power: None,
+            initial_wip: Vec::new(),
         }
     }
 
@@ -148,6 +160,12 @@ pub struct Machine {
     pub asset: String,
     #[serde(default)]
     pub health: Health,
+    /// The machine is down at time 0 and repaired after this many seconds (its current state).
+    #[serde(default)]
+    pub down_for_s: Option<f64>,
+    /// The product the machine is set up for at time 0 (no changeover for it first).
+    #[serde(default)]
+    pub set_up_for: Option<String>,
 }
 
 impl Machine {
@@ -155,6 +173,8 @@ impl Machine {
         Machine {
             asset: asset.to_string(),
             health: Health::default(),
+            down_for_s: None,
+            set_up_for: None,
         }
     }
 }
@@ -535,6 +555,10 @@ pub(crate) struct CStation {
     /// Fed by this saturated source.
     pub saturated: Option<usize>,
     pub power: Option<crate::energy::PowerModel>,
+    /// (product, count) at time 0
+    pub initial: Vec<(usize, u32)>,
+    /// product each machine is set up for at time 0
+    pub set_up_for: Vec<Option<usize>>,
 }
 
 #[derive(Debug, Clone)]
@@ -733,6 +757,24 @@ impl LineConfig {
                     return Err(inv(&f(&format!("process_vars.{}", v.name)), "sd ≥ 0, tau ≥ 0"));
                 }
             }
+            if let Some(pm) = &s.power {
+                pm.validate(&f("power"))?;
+            }
+            for m in &s.machines {
+                if m.down_for_s.is_some_and(|d| !(d.is_finite() && d >= 0.0)) {
+                    return Err(inv(&f(&format!("machines.{}.down_for_s", m.asset)), "must be finite and ≥ 0"));
+                }
+            }
+            let set_up_for = s
+                .machines
+                .iter()
+                .map(|m| m.set_up_for.as_deref().map(product).transpose())
+                .collect::<Result<Vec<_>, _>>()?;
+            let initial = s
+                .initial_wip
+                .iter()
+                .map(|w| Ok((product(&w.product)?, w.count)))
+                .collect::<Result<Vec<_>, LineError>>()?;
             let consumes = s
                 .consumes
                 .iter()
@@ -770,6 +812,8 @@ impl LineConfig {
                 checks: Vec::new(),
                 saturated: None,
                 power: s.power,
+                initial,
+                set_up_for,
             });
         }
         if self.sources.is_empty() {

@@ -488,6 +488,25 @@ impl<'a> Engine<'a> {
                 self.push(lot.2, Ev::Lot(c as u32, l as u32));
             }
         }
+        // the current state: machines down or set up, units waiting
+        for s in 0..self.srv.len() {
+            let (st, k) = (self.srv[s].st, self.srv[s].m);
+            if let Some(d) = m.stations[st].machines[k].down_for_s {
+                self.srv[s].failed = true;
+                self.push(d, Ev::Repaired(s as u32));
+            }
+            self.srv[s].last_product = m.stations[st].set_up_for[k].map(|p| p as u16);
+        }
+        for i in 0..m.stations.len() {
+            for &(p, count) in &m.stations[i].initial {
+                for _ in 0..count {
+                    let u = self.new_unit(0, p as u16, u32::MAX);
+                    self.mark_entered(u);
+                    self.st[i].queue.push_back(u);
+                    self.st[i].n_at += 1;
+                }
+            }
+        }
         // machines: failure clocks, initial starts
         for s in 0..self.srv.len() {
             self.new_ttf(s);
@@ -1444,7 +1463,8 @@ impl<'a> Engine<'a> {
         let (lead_mean, lead_p95) = mean_p95(&mut all_leads);
         let reference = &self.st[m.reference];
         let nref = m.stations[m.reference].machines.len() as f64;
-        let line_pbt = scheduled;
+        // planned maintenance of the reference station is scheduled out of the line's planned busy time
+        let line_pbt = (scheduled - reference.time.maintenance / nref).max(0.0);
         let line_apt = (line_pbt - (reference.time.down + reference.time.setup) / nref).max(0.0);
         let produced = good + scrap;
         let line_oee = Oee::new(line_pbt, line_apt, m.planned_cycle_s * produced as f64, produced, good);
@@ -1758,6 +1778,33 @@ mod tests {
         );
         assert!(bad.kpis.throughput_per_h < 0.85 * good.kpis.throughput_per_h);
         assert!(bad.stations[0].oee.performance < 0.9 && good.stations[0].oee.performance > 0.97);
+    }
+
+    #[test]
+    fn a_run_can_start_from_the_current_state_of_the_line() {
+        let mut a = StationConfig::new("a", det(10.0), 1);
+        a.machines[0].down_for_s = Some(100.0);
+        let mut b = StationConfig::new("b", det(5.0), 1).with_buffer(Some(2));
+        b.initial_wip = vec![InitialUnits { product: "y".into(), count: 6 }];
+        b.setup = Some(vec![vec![0.0, 30.0], vec![30.0, 0.0]]);
+        b.machines[0].set_up_for = Some("y".into());
+        let mut l = LineConfig::serial("l", vec![a, b]);
+        l.products = vec!["x".into(), "y".into()];
+        let r = simulate(
+            &l,
+            &SimOptions {
+                trace: true,
+                ..SimOptions::new(1, 200.0, 0.0)
+            },
+        )
+        .unwrap();
+        // a is down for 100 s; b works off its 6 waiting units (no changeover, already set up for y) in 30 s
+        assert_eq!(r.stations[0].time.down, 100.0);
+        assert_eq!(r.stations[1].changeovers, 1); // to x, when a's first unit arrives
+        let t = r.trace.unwrap();
+        assert_eq!(t.units.iter().filter(|u| u.product == 1).count(), 6);
+        assert!(t.visits.iter().filter(|v| v.station == 1).take(6).all(|v| v.end_s <= 30.0 + 1e-9));
+        assert!(r.sources[0].entered >= 6 + r.stations[0].produced);
     }
 
     #[test]

@@ -162,8 +162,8 @@ pub fn line_from_plant(plant: &Plant, line_id: &str, opts: &PlantLineOptions) ->
         s.machines = g
             .iter()
             .map(|a| Machine {
-                asset: a.to_string(),
                 health: opts.health.get(*a).copied().unwrap_or_default(),
+                ..Machine::new(a)
             })
             .collect();
         s.ideal_cycle_s = Some(ideal);
