@@ -60,7 +60,7 @@
 //!
 //! ## Speed (release build, the 2-core development machine)
 //!
-//! One simulated week of the 10-station [`whatif::reference_line`] (≈ 4 600 units, 150 000 events), 20
+//! One simulated week of the 10-station [`whatif::reference_line`] (≈ 4 600 units, ≈ 49 000 events), 20
 //! replications: 0.24 s on 2 threads, 83 replications per second (`cargo run --release -p doppel-line
 //! --example whatif_speed`). Genealogy of 10 million units (40 million visits): simulated at 0.8 million
 //! units per second, indexed in 8.5 s into 2.3 GB; "everything about serial S" 6.5 µs, "units of asset A in

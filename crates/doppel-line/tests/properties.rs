@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use doppel_line::bottleneck::active_period_method;
-use doppel_line::config::{Calendar, FailureClock, FailureModel, LineConfig, Route, StationConfig};
+use doppel_line::config::{Arrivals, Calendar, ComponentSupply, Consumption, FailureClock, FailureModel, LineConfig, Lot, Order, Route, StationConfig, Window};
 use doppel_line::trace::{TraceIndex, TraceLog, UnitRecord, VisitRecord};
 use doppel_line::{Dist, SimOptions, simulate};
 use proptest::prelude::*;
@@ -34,6 +34,9 @@ prop_compose! {
             repair: Dist::Exponential { mean: r },
         });
         s.setup = setup.map(|x| vec![vec![0.0, x], vec![x, 0.0]]);
+        if i % 2 == 1 {
+            s.maintenance = vec![Window { start_s: 20_000.0 + 1000.0 * i as f64, end_s: 24_000.0 }];
+        }
         s
     }
 }
@@ -100,6 +103,13 @@ proptest! {
         prop_assert!((bucket_busy - r.stations[0].time.busy).abs() < 1e-6 * r.stations[0].time.busy.max(1.0));
         let t = r.trace.as_ref().unwrap();
         prop_assert!(t.visits.iter().all(|v| v.end_s >= v.start_s));
+        // material: no unit consumed more than the lots held, and each consumed unit names a lot
+        let used = t.lots_used.len() as u64;
+        prop_assert!(used <= l.components.iter().flat_map(|c| c.lots.iter()).map(|x| x.quantity).sum::<u64>());
+        for o in &r.orders {
+            prop_assert!(o.good + o.scrap <= o.quantity);
+            prop_assert!(o.completion_s.is_none() || o.good + o.scrap == o.quantity);
+        }
     }
 
     #[test]
