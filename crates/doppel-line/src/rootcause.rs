@@ -22,11 +22,18 @@
 //!    candidates gives the adjusted p-values.
 //! 5. Candidates are ranked by |d|; each carries its evidence (lag, correlation, effect size, group means
 //!    and sample counts, p-values).
+//!
+//! **With genealogy** ([`rank_by_genealogy`]) there is no lag to estimate: each unit's own visit to the
+//! station says what the variable was when *that unit* was processed. The same statistics are computed over
+//! units (failed vs passed the check) instead of time bins, the permutation rotates the pass/fail sequence
+//! of the units in measurement order, and the reported lag is the units' mean time from that visit to the
+//! measurement (the observed transport delay).
 
 use serde::{Deserialize, Serialize};
 
 use crate::LineError;
 use crate::rng::Rng;
+use crate::trace::TraceIndex;
 
 /// A time series: (time, value) with time in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -103,7 +110,9 @@ pub struct Candidate {
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RootCauseReport {
+    /// Time bins analysed ([`rank_by_genealogy`]: units).
     pub bins: usize,
+    /// Bins in excursion ([`rank_by_genealogy`]: units that failed the check).
     pub excursion_bins: usize,
     /// Ranked by |effect size|, largest first.
     pub candidates: Vec<Candidate>,
@@ -250,7 +259,91 @@ pub fn rank_causes(quality: &QualitySignal, candidates: &[TimeSeries], cfg: &Roo
             significant: false,
         });
     }
-    // Holm step-down
+    holm(&mut out, cfg.alpha);
+    out.sort_by(|a, b| b.effect_size.abs().total_cmp(&a.effect_size.abs()));
+    Ok(RootCauseReport {
+        bins: n,
+        excursion_bins,
+        candidates: out,
+    })
+}
+
+/// Ranks process variables `(station, variable)` by their association with failing quality check
+/// `check`, unit by unit, from genealogy (see the module docs). Units without the check or without a visit
+/// carrying the variable are left out of that candidate.
+pub fn rank_by_genealogy(index: &TraceIndex, check: &str, candidates: &[(String, String)], cfg: &RootCauseConfig) -> Result<RootCauseReport, LineError> {
+    // units in measurement order with their pass/fail
+    let mut units: Vec<(i64, u64, bool)> = Vec::new();
+    for s in 0..index.units() as u64 {
+        let Some(u) = index.unit(s) else { continue };
+        if let Some(r) = u.quality.iter().find(|r| r.check == check) {
+            units.push((r.at_ns, s, !r.pass));
+        }
+    }
+    if units.is_empty() {
+        return Err(LineError::invalid("check", &format!("no results of quality check '{check}'")));
+    }
+    units.sort_unstable();
+    let n = units.len();
+    let fails = units.iter().filter(|u| u.2).count();
+    let mut rng = Rng::new(cfg.seed);
+    let lo = (n / 10).max(1);
+    let span = n.saturating_sub(2 * lo).max(1);
+    let rotations: Vec<usize> = (0..cfg.permutations).map(|_| lo + rng.below(span)).collect();
+    let exc: Vec<f64> = units.iter().map(|u| if u.2 { 1.0 } else { 0.0 }).collect();
+    let mut out = Vec::new();
+    for (station, var) in candidates {
+        let mut x = vec![f64::NAN; n];
+        let mut delay = (0.0, 0usize);
+        for (k, &(t, s, _)) in units.iter().enumerate() {
+            let Some(u) = index.unit(s) else { continue };
+            if let Some(v) = u.visits.iter().find(|v| v.station == *station)
+                && let Some(c) = v.conditions.iter().find(|c| c.0 == *var)
+            {
+                x[k] = c.1;
+                delay.0 += (t - v.start_ns) as f64 * 1e-9;
+                delay.1 += 1;
+            }
+        }
+        let (r, d, m1, m0, n1, n0) = stats_at(&exc, &exc, &x, 0, 0);
+        let p = if n1 >= cfg.min_bins && n0 >= cfg.min_bins && d != 0.0 {
+            let hits = rotations.iter().filter(|&&k| stats_at(&exc, &exc, &x, 0, k).1.abs() >= d.abs()).count();
+            (1 + hits) as f64 / (1 + cfg.permutations) as f64
+        } else {
+            1.0
+        };
+        let nn = (n1 + n0) as f64;
+        let pb = if n1 > 0 && n0 > 0 && nn > 2.0 {
+            d / (d * d + (nn - 2.0) * (1.0 / n1 as f64 + 1.0 / n0 as f64)).sqrt()
+        } else {
+            0.0
+        };
+        out.push(Candidate {
+            name: format!("{station}.{var}"),
+            lag_s: if delay.1 > 0 { delay.0 / delay.1 as f64 } else { 0.0 },
+            correlation: r,
+            effect_size: d,
+            point_biserial: pb,
+            mean_excursion: m1,
+            mean_normal: m0,
+            n_excursion: n1,
+            n_normal: n0,
+            p_value: p,
+            p_adjusted: p,
+            significant: false,
+        });
+    }
+    holm(&mut out, cfg.alpha);
+    out.sort_by(|a, b| b.effect_size.abs().total_cmp(&a.effect_size.abs()));
+    Ok(RootCauseReport {
+        bins: n,
+        excursion_bins: fails,
+        candidates: out,
+    })
+}
+
+/// Holm's step-down adjustment of the candidates' p-values, and their significance at `alpha`.
+fn holm(out: &mut [Candidate], alpha: f64) {
     let mut order: Vec<usize> = (0..out.len()).collect();
     order.sort_by(|&a, &b| out[a].p_value.total_cmp(&out[b].p_value));
     let m = out.len();
@@ -258,14 +351,8 @@ pub fn rank_causes(quality: &QualitySignal, candidates: &[TimeSeries], cfg: &Roo
     for (k, &i) in order.iter().enumerate() {
         running = running.max(((m - k) as f64 * out[i].p_value).min(1.0));
         out[i].p_adjusted = running;
-        out[i].significant = running < cfg.alpha;
+        out[i].significant = running < alpha;
     }
-    out.sort_by(|a, b| b.effect_size.abs().total_cmp(&a.effect_size.abs()));
-    Ok(RootCauseReport {
-        bins: n,
-        excursion_bins,
-        candidates: out,
-    })
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! candidates) finds nothing significant.
 
 use doppel_line::config::{Drift, Effect, LineConfig, ProcessVar, QualityCheck, Route, StationConfig};
-use doppel_line::rootcause::{QualitySignal, RootCauseConfig, TimeSeries, rank_causes};
+use doppel_line::rootcause::{QualitySignal, RootCauseConfig, RootCauseReport, TimeSeries, rank_by_genealogy, rank_causes};
 use doppel_line::trace::TraceIndex;
 use doppel_line::{Dist, SimOptions, simulate};
 
@@ -92,7 +92,8 @@ const CANDIDATES: [(&str, &str); 5] = [
     ("measure", "room_temp"),
 ];
 
-fn analyse(observed_cause: bool) -> (doppel_line::rootcause::RootCauseReport, f64) {
+/// (time-series report, true mean delay from milling to measuring, genealogy report)
+fn analyse(observed_cause: bool) -> (RootCauseReport, f64, RootCauseReport) {
     let l = line(observed_cause);
     let run = simulate(
         &l,
@@ -152,12 +153,33 @@ fn analyse(observed_cause: bool) -> (doppel_line::rootcause::RootCauseReport, f6
         "excursion bins {} of {}; true mean delay mill → measure {mean_delay:.0} s",
         report.excursion_bins, report.bins
     );
-    (report, mean_delay)
+    let cands: Vec<(String, String)> = CANDIDATES.iter().map(|(s, v)| (s.to_string(), v.to_string())).collect();
+    let by_unit = rank_by_genealogy(&ix, "bore_diameter", &cands, &cfg).unwrap();
+    for c in &by_unit.candidates {
+        println!(
+            "genealogy: {:<22} delay {:>6.0} s  d {:+.2}  p {:.3}  p_adj {:.3}{}",
+            c.name,
+            c.lag_s,
+            c.effect_size,
+            c.p_value,
+            c.p_adjusted,
+            if c.significant { "  *" } else { "" }
+        );
+    }
+    (report, mean_delay, by_unit)
 }
 
 #[test]
 fn a_planted_root_cause_is_ranked_first_with_the_transport_lag() {
-    let (r, delay) = analyse(true);
+    let (r, delay, by_unit) = analyse(true);
+    // with genealogy, unit by unit: the same cause first, at the observed delay
+    assert_eq!(by_unit.candidates[0].name, "mill.spindle_temp");
+    assert!(
+        by_unit.candidates[0].significant && (by_unit.candidates[0].lag_s - delay).abs() < 60.0,
+        "{:?}",
+        by_unit.candidates[0]
+    );
+    assert!(by_unit.candidates[1..].iter().all(|c| !c.significant), "{:?}", by_unit.candidates);
     assert!(r.excursion_bins >= 20, "{}", r.excursion_bins);
     let top = &r.candidates[0];
     assert_eq!(top.name, "mill.spindle_temp");
@@ -169,7 +191,8 @@ fn a_planted_root_cause_is_ranked_first_with_the_transport_lag() {
 
 #[test]
 fn negative_control_nothing_significant_when_the_cause_is_not_a_candidate() {
-    let (r, _) = analyse(false);
+    let (r, _, by_unit) = analyse(false);
+    assert!(by_unit.candidates.iter().all(|c| !c.significant), "{:?}", by_unit.candidates);
     assert!(r.excursion_bins >= 20, "the control still has excursions: {}", r.excursion_bins);
     assert!(r.candidates.iter().all(|c| !c.significant), "{:?}", r.candidates);
 }
