@@ -42,12 +42,12 @@ prop_compose! {
 }
 
 fn line() -> impl Strategy<Value = LineConfig> {
-    (1usize..5, any::<bool>(), any::<bool>(), 1u32..20)
-        .prop_flat_map(|(n, shifts, branch, batch)| {
+    (1usize..5, any::<bool>(), any::<bool>(), 1u32..20, 0u8..3)
+        .prop_flat_map(|(n, shifts, branch, batch, source)| {
             let stations: Vec<_> = (0..n).map(station).collect();
-            (stations, Just(shifts), Just(branch), Just(batch))
+            (stations, Just(shifts), Just(branch), Just(batch), Just(source))
         })
-        .prop_map(|(mut stations, shifts, branch, batch)| {
+        .prop_map(|(mut stations, shifts, branch, batch, source)| {
             if branch && stations.len() >= 3 {
                 stations[0].routes = vec![
                     Route {
@@ -68,6 +68,45 @@ fn line() -> impl Strategy<Value = LineConfig> {
             l.sources[0].batch_size = batch;
             if shifts {
                 l.calendar = Some(Calendar::daily(7, 6.0, 22.0));
+            }
+            match source {
+                1 => {
+                    l.sources[0].arrivals = Arrivals::Renewal {
+                        interarrival: Dist::Exponential { mean: 40.0 },
+                        limit: None,
+                    }
+                }
+                2 => {
+                    let orders = (0..5)
+                        .map(|k| Order {
+                            id: format!("o{k}"),
+                            product: ["x", "y"][k % 2].into(),
+                            quantity: 50,
+                            release_s: 3000.0 * k as f64,
+                            due_s: 20_000.0,
+                            weight: 1.0,
+                        })
+                        .collect();
+                    l.sources[0].arrivals = Arrivals::Orders { orders };
+                    l.stations[0].consumes = vec![Consumption {
+                        component: "c".into(),
+                        per_unit: 1,
+                    }];
+                    let lots = vec![
+                        Lot {
+                            id: "L1".into(),
+                            quantity: 120,
+                            arrival_s: 0.0,
+                        },
+                        Lot {
+                            id: "L2".into(),
+                            quantity: 200,
+                            arrival_s: 30_000.0,
+                        },
+                    ];
+                    l.components = vec![ComponentSupply { component: "c".into(), lots }];
+                }
+                _ => {}
             }
             l
         })
