@@ -1808,6 +1808,29 @@ mod tests {
     }
 
     #[test]
+    fn equal_stations_shift_the_bottleneck_and_a_slower_one_takes_it() {
+        let mk = |second: f64| {
+            let st = |id: &str, m: f64| {
+                StationConfig::new(id, Dist::Exponential { mean: m }, 1)
+                    .with_buffer(Some(5))
+                    .with_failures(FailureModel {
+                        clock: FailureClock::Calendar,
+                        mean_between: 3600.0,
+                        repair: Dist::Exponential { mean: 300.0 },
+                    })
+            };
+            LineConfig::serial("l", vec![st("a", 30.0), st("b", second)])
+        };
+        let r = simulate(&mk(30.0), &SimOptions::new(4, 20.0 * 86_400.0, 3600.0)).unwrap();
+        let b = &r.bottleneck;
+        assert!(b.total[0] > 0.3 && b.total[1] > 0.3, "{b:?}");
+        assert!(b.shifting[0] > 0.02 && (b.shifting[0] - b.shifting[1]).abs() < 1e-9, "{b:?}");
+        let r = simulate(&mk(36.0), &SimOptions::new(4, 20.0 * 86_400.0, 3600.0)).unwrap();
+        assert_eq!(r.bottleneck.id.as_deref(), Some("b"));
+        assert!(r.bottleneck.sole[1] > 2.0 * r.bottleneck.sole[0], "{:?}", r.bottleneck);
+    }
+
+    #[test]
     fn mean_p95_nearest_rank() {
         let mut v: Vec<f64> = (1..=100).map(f64::from).collect();
         assert_eq!(mean_p95(&mut v), (50.5, 95.0));

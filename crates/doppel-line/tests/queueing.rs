@@ -168,3 +168,69 @@ fn small_buffers_block_and_cut_throughput_below_the_bottleneck_rate() {
         assert!(Estimate::of(&o.throughput, 0.999).upper() < 1.0);
     }
 }
+
+#[test]
+fn mm1k_loses_the_erlang_share_of_arrivals() {
+    // M/M/1/K with K = buffer + 1 places in the system, ρ = 0.9, K = 5:
+    // P(loss) = (1−ρ)ρ^K / (1−ρ^(K+1)), L = ρ/(1−ρ) − (K+1)ρ^(K+1)/(1−ρ^(K+1))
+    let (rho, k) = (0.9f64, 5i32);
+    let mut l = queue(Dist::Exponential { mean: 1.0 }, 1, rho);
+    l.stations[0].buffer = Some(k as usize - 1);
+    let sim = Simulator::new(&l).unwrap();
+    let (mut loss, mut wip) = (vec![], vec![]);
+    for r in 0..REPS {
+        let run = sim.run(&SimOptions::new(500 + r, 200_000.0, 5_000.0)).unwrap();
+        let s = &run.sources[0];
+        loss.push(s.lost as f64 / (s.lost + s.entered) as f64);
+        wip.push(run.kpis.wip_mean);
+    }
+    let p_loss = (1.0 - rho) * rho.powi(k) / (1.0 - rho.powi(k + 1));
+    let l_theory = rho / (1.0 - rho) - f64::from(k + 1) * rho.powi(k + 1) / (1.0 - rho.powi(k + 1));
+    check("M/M/1/5 loss probability", &loss, p_loss, 0.02);
+    check("M/M/1/5 L", &wip, l_theory, 0.01);
+}
+
+#[test]
+fn jackson_network_with_a_split_and_rework_feedback() {
+    // Poisson λ = 0.5 → s1 (μ = 1.25, 20 % reworked in place: effective μ(1−r) = 1) → 50/50 split →
+    // s2 (μ = 0.5) or s3 (μ = 0.6) → out. Jackson's theorem: each station is an M/M/1 with its own arrival
+    // rate; L = Σ ρᵢ/(1−ρᵢ), W = L/λ.
+    let mut s1 = StationConfig::new("s1", Dist::Exponential { mean: 0.8 }, 1);
+    s1.rework_p = 0.2;
+    s1.routes = vec![
+        doppel_line::config::Route {
+            to: Some("s2".into()),
+            p: 0.5,
+            transport_s: 0.0,
+        },
+        doppel_line::config::Route {
+            to: Some("s3".into()),
+            p: 0.5,
+            transport_s: 0.0,
+        },
+    ];
+    let mut s2 = StationConfig::new("s2", Dist::Exponential { mean: 2.0 }, 1);
+    s2.routes = vec![doppel_line::config::Route {
+        to: None,
+        p: 1.0,
+        transport_s: 0.0,
+    }];
+    let s3 = StationConfig::new("s3", Dist::Exponential { mean: 1.0 / 0.6 }, 1);
+    let mut l = LineConfig::serial("jackson", vec![s1, s2, s3]);
+    l.sources = vec![SourceConfig {
+        id: "arrivals".into(),
+        to: "s1".into(),
+        arrivals: Arrivals::Renewal {
+            interarrival: Dist::Exponential { mean: 2.0 },
+            limit: None,
+        },
+        mix: Default::default(),
+        batch_size: 1,
+    }];
+    let o = replicate(&l, 300_000.0, 10_000.0);
+    let rhos = [0.5, 0.25 / 0.5, 0.25 / 0.6];
+    let lt: f64 = rhos.iter().map(|r| r / (1.0 - r)).sum();
+    check("Jackson network L", &o.l, lt, 0.02);
+    check("Jackson network W", &o.w, lt / 0.5, 0.02);
+    check("Jackson network s1 utilisation", &o.util, 0.5, 0.01);
+}
