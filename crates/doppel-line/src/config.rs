@@ -220,7 +220,8 @@ pub const ALARM_HEALTH_INDEX: f64 = 0.3;
 
 impl Health {
     /// From an asset twin's prognosis (`doppel_twin::predict::AssetPrognosis`): the health index
-    /// `h ∈ [0, 1]` and the probability `p` of failure within `horizon_s`.
+    /// `h ∈ [0, 1]` and the probability `p ∈ [0, 1]` of failure within `horizon_s` (the twin reports it in
+    /// percent, `failure_probability_pct`, over `horizon_h` hours: pass `pct / 100` and `horizon_h · 3600`).
     ///
     /// * Speed `1 − DEGRADED_SPEED_LOSS·(1 − h)` and scrap factor `1 + DEGRADED_EXTRA_SCRAP·(1 − h)`: a worn
     ///   spindle cuts slower and makes more scrap, as in doppel-sim.

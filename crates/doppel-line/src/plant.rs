@@ -31,6 +31,8 @@
 //!    station measures a `dimension` (deviation from nominal, µm: noise sd 4, spec ±15, +2 µm per K of
 //!    the first processing station's temperature); the first station consumes one `blank` per unit from
 //!    lots of `lot_size` (500).
+//! 9. **Power**: [`PowerModel::simple`] with the asset's `rated_power_kw` parameter (spindles 15 kW in the
+//!    example plant; 10 kW when absent, conveyors 1.5 kW) and an idle power of 30 % of it.
 
 use std::collections::BTreeMap;
 
