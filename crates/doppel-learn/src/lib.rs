@@ -42,7 +42,15 @@
 //!    the prediction's Mondrian group; P(RUL ≤ h) = (#{μₖ + eᵢ ≤ h} + 1) / (n + 2), non-decreasing in h,
 //!    never exactly 0 or 1. The model learns the RUL capped at `cap`, so P(RUL ≤ h) for h ≥ cap is not
 //!    identifiable: [`rul::RulModel::failure_probability`] rejects such a horizon and [`hybrid::Prognostics`]
-//!    returns P(RUL < cap) instead, a lower bound.
+//!    returns P(RUL < cap) instead, a lower bound. **Censored calibration steps stay censored**: a step whose
+//!    truth is at the cap says only "lived at least `cap` more"; paired with a point prediction a little below
+//!    the cap, `μₖ + eᵢ` would read as a failure just below it (a healthy-looking unit would get a large chance of
+//!    failing within the cap — which made planners replace healthy components). Such steps count in `n` but
+//!    never below the cap. The calibration uses every step, even where training thins the steps at the cap
+//!    ([`rul::RulConfig::thin_capped`]), so healthy steps weigh as often as they occur.
+//!    [`rul::RulModel::quantiles_features`] inverts this distribution for planners, and
+//!    [`rul::RulModel::warning_leads`] says how long before failure the out-of-fold predictions flagged each
+//!    training unit (the value of waiting, for the prescriptive planner).
 //! 6. [`rul::evaluate`] scores one prediction per test unit at its last step against the RUL file;
 //!    [`rul::cross_validate_with`] cross-validates on training units with test-like cuts; [`run_cmapss`] runs
 //!    the whole experiment (hybrid and pure, by true-RUL band and unit group, training and inference time) and
