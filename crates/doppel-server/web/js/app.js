@@ -142,6 +142,9 @@ async function probeFeatures() {
 
 async function start() {
   setupUserDialog();
+  // Sticky bars sit just below the header, whose height depends on the width (the navigation wraps).
+  const head = document.querySelector('header.top');
+  new ResizeObserver(() => document.documentElement.style.setProperty('--head-h', `${head.offsetHeight}px`)).observe(head);
   live.onStatus(setConn);
   live.on('overview', publishOverview);
   live.on('resync', async () => {

@@ -213,9 +213,10 @@ export async function mount(el, ctx, [id]) {
       select.addEventListener('change', () => loadCapture(w.name, select.value));
       vib.set(w.name, { diag, iso, select, info, vel, env, lastCapture: null });
       body.appendChild(h('div', { class: 'vib-channel', dataset: { wave: w.name } },
-        h('h3', null, `${signalName(w.name)} sensor `, h('span', { class: 'muted' }, w.description || '')),
+        h('h3', null, w.description || signalName(w.name), h('span', { class: 'muted' }, ` (signal ${w.name})`)),
         h('div', { class: 'grid-2' }, diag, iso),
-        h('div', { class: 'capture-pick' }, h('label', null, 'Capture: ', select), info),
+        h('div', { class: 'capture-pick' }, h('label', null, 'Raw capture: ', select), info),
+        h('p', { class: 'muted small' }, 'Raw captures are kept periodically and around alarms, so the newest may be older than the diagnosis above, which uses every frame.'),
         h('div', { class: 'trend-grid' },
           h('figure', { class: 'trend spectrum-fig', dataset: { spectrum: 'velocity' } }, h('figcaption', null, h('b', null, 'Velocity spectrum'), h('span', { class: 'muted' }, ' — lines at 1×, 2×, 3× the shaft speed')), vel.el),
           h('figure', { class: 'trend spectrum-fig', dataset: { spectrum: 'envelope' } }, h('figcaption', null, h('b', null, 'Envelope spectrum'), h('span', { class: 'muted' }, ' — bearing defects show as lines at their defect frequencies')), env.el)),

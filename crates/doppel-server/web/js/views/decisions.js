@@ -47,7 +47,7 @@ export async function mount(el, ctx, params, query) {
   let auditSeq = 0;
   const notes = new Map(); // rec id → note text being typed (kept across re-renders)
   const busy = new Set();
-  const messages = new Map(); // rec id → {ok, text}
+  const messages = new Map(); // rec id → {ok, text}: the outcome of a decision taken here, which stays in view
 
   const assetFilter = h('input', { type: 'search', placeholder: 'Asset name or id', 'aria-label': 'Filter by asset', value: filters.asset,
     oninput: (e) => { filters.asset = e.target.value.trim().toLowerCase(); renderAll(); } });
@@ -151,7 +151,7 @@ export async function mount(el, ctx, params, query) {
   function renderRecs() {
     let list = recs.filter((r) => matchAsset(r.asset) && (!filters.action || r.action === filters.action));
     if (filters.rec) list = list.filter((r) => r.id === filters.rec);
-    else if (filters.recState) list = list.filter((r) => r.state === filters.recState);
+    else if (filters.recState) list = list.filter((r) => r.state === filters.recState || messages.has(r.id));
     replace(recsEl,
       filters.rec ? h('p', null, `Showing ${filters.rec} only. `, h('button', { type: 'button', class: 'link', onclick: () => { filters.rec = ''; filters.recState = 'open'; renderRecs(); } }, 'Show all open recommendations')) : null,
       list.length ? list.slice(0, 40).map(recCard)

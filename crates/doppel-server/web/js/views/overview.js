@@ -24,7 +24,7 @@ function reasons(a, alerts, defs) {
     const v = al.last_value ?? al.value;
     const level = al.level === 'alarm' ? 'Alarm' : 'Warning';
     if (d && d.kind === 'state') out.push(`${level}: ${signalName(al.signal)}: ${stateText(al.signal, d.states, v)}`);
-    else out.push(`${level}: ${signalName(al.signal)} ${d ? withUnit(v, d.unit) : num(v)} (limit ${al.limit})`);
+    else out.push(`${level}: ${signalName(al.signal)} ${d ? withUnit(v, d.unit) : num(v)} — crossed ${al.limit}`);
   }
   if (mine.length > 2) out.push(`${mine.length - 2} more alerts`);
   if (a.health === 'down') out.push('Stopped while it should run');
