@@ -581,9 +581,9 @@ impl Validator<'_> {
                             format!("line id '{}' is used twice; line ids must be unique in the plant", line_id.get_ref()),
                         );
                     }
-                    let line_position = self
-                        .position(rl.position.as_ref(), &format!("{lfield}.position"))
-                        .unwrap_or([0.0, AUTO_LINE_SPACING_M * line_no as f64, 0.0]);
+                    let line_position =
+                        self.position(rl.position.as_ref(), &format!("{lfield}.position"))
+                            .unwrap_or([0.0, AUTO_LINE_SPACING_M * line_no as f64, 0.0]);
                     line_no += 1;
                     let mut member_ids = Vec::new();
                     for (i, ra) in rl.assets.into_iter().enumerate() {
@@ -1282,22 +1282,27 @@ assets = [
     #[test]
     fn positions_come_from_the_file_or_the_automatic_layout() {
         // No positions at all: line k at y = 10 k m, its assets 3 m apart along x.
-        let second_line = "\n[sites.s1.areas.a1.lines.l2]\nname = \"Line 2\"\nassets = [{ id = \"m3\", type = \"motor\" }, { id = \"m4\", type = \"motor\" }]\n";
+        let second_line =
+            "\n[sites.s1.areas.a1.lines.l2]\nname = \"Line 2\"\nassets = [{ id = \"m3\", type = \"motor\" }, { id = \"m4\", type = \"motor\" }]\n";
         let p = Plant::parse(&format!("{MINI}{second_line}"), "auto.toml").unwrap();
         assert_eq!(p.line("l1").unwrap().position, [0.0, 0.0, 0.0]);
         assert_eq!(p.line("l2").unwrap().position, [0.0, AUTO_LINE_SPACING_M, 0.0]);
         assert_eq!(p.asset("m2").unwrap().position, [AUTO_ASSET_SPACING_M, 0.0, 0.0]);
         assert_eq!(p.asset("m4").unwrap().position, [AUTO_ASSET_SPACING_M, AUTO_LINE_SPACING_M, 0.0]);
         // A line origin moves its automatically placed assets; an asset's own position is absolute.
-        let placed = MINI
-            .replace("output = \"m1\"", "output = \"m1\"\nposition = [5.0, 20.0, 1.0]")
-            .replace("{ id = \"m2\", type = \"motor\" }", "{ id = \"m2\", type = \"motor\", position = [40.0, 2.5, 0.0] }");
+        let placed = MINI.replace("output = \"m1\"", "output = \"m1\"\nposition = [5.0, 20.0, 1.0]").replace(
+            "{ id = \"m2\", type = \"motor\" }",
+            "{ id = \"m2\", type = \"motor\", position = [40.0, 2.5, 0.0] }",
+        );
         let p = Plant::parse(&placed, "placed.toml").unwrap();
         assert_eq!(p.line("l1").unwrap().position, [5.0, 20.0, 1.0]);
         assert_eq!(p.asset("m1").unwrap().position, [5.0, 20.0, 1.0]);
         assert_eq!(p.asset("m2").unwrap().position, [40.0, 2.5, 0.0]);
         // Positions are finite metres.
-        let d = first_error(&MINI.replace("{ id = \"m2\", type = \"motor\" }", "{ id = \"m2\", type = \"motor\", position = [1.0, nan, 0.0] }"));
+        let d = first_error(&MINI.replace(
+            "{ id = \"m2\", type = \"motor\" }",
+            "{ id = \"m2\", type = \"motor\", position = [1.0, nan, 0.0] }",
+        ));
         assert_eq!(d.field, "sites.s1.areas.a1.lines.l1.assets[1].position");
         assert!(d.message.contains("finite"), "{}", d.message);
         let d = first_error(&MINI.replace("output = \"m1\"", "output = \"m1\"\nposition = [inf, 0.0, 0.0]"));

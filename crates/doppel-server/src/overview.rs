@@ -75,10 +75,11 @@ pub fn compute_energy(state: &AppState) -> Result<HashMap<String, EnergyPerUnit>
         for id in &line.assets {
             let Some(ai) = plant.asset_position(id) else { continue };
             for (si, sig) in plant.assets[ai].signals.iter().enumerate() {
-                if sig.kind == SignalKind::Counter && sig.unit.dimension == Dimension::Energy {
-                    if let Some(series) = catalog.series(ai, si) {
-                        meters.push((series, sig.unit.scale / kwh.scale, format!("{id}/{}", sig.name)));
-                    }
+                if sig.kind == SignalKind::Counter
+                    && sig.unit.dimension == Dimension::Energy
+                    && let Some(series) = catalog.series(ai, si)
+                {
+                    meters.push((series, sig.unit.scale / kwh.scale, format!("{id}/{}", sig.name)));
                 }
             }
         }

@@ -90,7 +90,10 @@ fn the_page_and_its_modules_refer_only_to_embedded_files() {
         assert!(embedded.contains(path), "index.html refers to /web/{path}, which is not embedded");
         refs += 1;
     }
-    assert!(refs >= 5, "index.html should load the styles, uPlot, the import map's three.js and the app ({refs} refs)");
+    assert!(
+        refs >= 5,
+        "index.html should load the styles, uPlot, the import map's three.js and the app ({refs} refs)"
+    );
     for f in FILES.iter().filter(|f| f.path.starts_with("js/") && f.path.ends_with(".js")) {
         let text = std::str::from_utf8(f.bytes).unwrap();
         let base = Path::new(f.path).parent().unwrap();
@@ -104,7 +107,11 @@ fn the_page_and_its_modules_refer_only_to_embedded_files() {
                 continue;
             };
             let target = target.to_string_lossy().into_owned();
-            assert!(embedded.contains(target.as_str()), "{} imports '{spec}' → {target}, which is not embedded", f.path);
+            assert!(
+                embedded.contains(target.as_str()),
+                "{} imports '{spec}' → {target}, which is not embedded",
+                f.path
+            );
         }
     }
 }
@@ -162,14 +169,23 @@ async fn files_are_served_with_their_type_cache_policy_and_etag() {
     assert_eq!(cache_control("vendor/three-0.180.0/three.core.min.js"), "public, max-age=31536000, immutable");
     assert_eq!(cache_control("js/app.js"), "no-cache");
 
-    for bad in ["/web/nope.js", "/web/../Cargo.toml", "/web/%2e%2e/src/web.rs", "/web/js/../../src/lib.rs", "/web/"] {
+    for bad in [
+        "/web/nope.js",
+        "/web/../Cargo.toml",
+        "/web/%2e%2e/src/web.rs",
+        "/web/js/../../src/lib.rs",
+        "/web/",
+    ] {
         let a = get(&state, bad, None).await;
         assert_eq!(a.status, StatusCode::NOT_FOUND, "{bad}");
         let body: Value = serde_json::from_slice(&a.body).unwrap_or(Value::Null);
         assert_eq!(body["error"]["status"], 404, "{bad}: {body}");
     }
     let icon = get(&state, "/favicon.ico", None).await;
-    assert_eq!((icon.status, icon.headers[header::CONTENT_TYPE].to_str().unwrap()), (StatusCode::OK, "image/svg+xml"));
+    assert_eq!(
+        (icon.status, icon.headers[header::CONTENT_TYPE].to_str().unwrap()),
+        (StatusCode::OK, "image/svg+xml")
+    );
 }
 
 async fn ingest(state: &Arc<AppState>, samples: Vec<Value>) {
@@ -237,7 +253,13 @@ async fn overview_has_line_kpis_energy_per_unit_and_asset_health() {
     // The energy figures are cached between refreshes, and the plant tree carries each line's layout origin.
     assert!(state.energy.lock().computed_ns.is_some());
     let tree: Value = serde_json::from_slice(&get(&state, "/api/plant", None).await.body).unwrap();
-    let origins: Vec<&Value> = tree["sites"][0]["areas"].as_array().unwrap().iter().flat_map(|a| a["lines"].as_array().unwrap()).map(|l| &l["position"]).collect();
+    let origins: Vec<&Value> = tree["sites"][0]["areas"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|a| a["lines"].as_array().unwrap())
+        .map(|l| &l["position"])
+        .collect();
     assert!(origins.iter().all(|p| p.as_array().is_some_and(|v| v.len() == 3)), "{origins:?}");
 }
 
@@ -248,7 +270,10 @@ async fn the_live_stream_carries_overview_events() {
     tokio::spawn(doppel_server::overview::run(state.clone()));
     let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
     loop {
-        let msg = tokio::time::timeout_at(deadline, rx.recv()).await.expect("no overview event within 10 s").unwrap();
+        let msg = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("no overview event within 10 s")
+            .unwrap();
         let v: Value = serde_json::from_str(&msg).unwrap();
         if v["type"] == "overview" {
             assert_eq!(v["lines"].as_array().unwrap().len(), 4, "{v}");

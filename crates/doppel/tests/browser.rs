@@ -77,7 +77,11 @@ fn dashboard_in_a_real_browser_live_values_asset_view_approval_and_3d() {
         std::thread::sleep(Duration::from_millis(500));
     }
     while d.get("/api/recommendations?state=open")["recommendations"].as_array().is_none_or(Vec::is_empty) {
-        assert!(Instant::now() < deadline, "no open recommendation within 300 s: {}", d.get("/api/recommendations"));
+        assert!(
+            Instant::now() < deadline,
+            "no open recommendation within 300 s: {}",
+            d.get("/api/recommendations")
+        );
         std::thread::sleep(Duration::from_millis(500));
     }
     eprintln!("demo ready (model and an open recommendation) after {:.0} s", started.elapsed().as_secs_f64());
@@ -101,7 +105,14 @@ fn dashboard_in_a_real_browser_live_values_asset_view_approval_and_3d() {
         shots.display()
     );
     assert!(stdout.contains("all checks passed"), "{stdout}");
-    for f in ["overview.png", "asset.png", "asset-vibration.png", "recommendations.png", "plant3d.png", "tablet-asset.png"] {
+    for f in [
+        "overview.png",
+        "asset.png",
+        "asset-vibration.png",
+        "recommendations.png",
+        "plant3d.png",
+        "tablet-asset.png",
+    ] {
         let meta = std::fs::metadata(shots.join(f)).unwrap_or_else(|e| panic!("screenshot {f} missing: {e}"));
         assert!(meta.len() > 10_000, "screenshot {f} is only {} bytes", meta.len());
     }

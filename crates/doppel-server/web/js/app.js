@@ -13,6 +13,8 @@ import * as plant3d from './views/plant3d.js';
 import * as whatif from './views/whatif.js';
 import * as trace from './views/trace.js';
 
+const signalDefs = new Map(); // asset id → Promise<Map(signal → definition)>
+
 const shared = {
   plant: null, // GET /api/plant (hierarchy)
   assets: new Map(), // id → GET /api/assets entry (position, type, line)
@@ -37,6 +39,15 @@ export const ctx = {
   /** Called with the new overview whenever one arrives. */
   onOverview(fn) { shared.listeners.add(fn); return () => shared.listeners.delete(fn); },
   askUser: () => openUserDialog(),
+  /** The signal definitions of an asset (unit, kind, state labels, description), fetched once. */
+  signals(assetId) {
+    if (!signalDefs.has(assetId)) {
+      signalDefs.set(assetId, api.get(`/api/assets/${encodeURIComponent(assetId)}`)
+        .then((d) => new Map(d.asset.signals.map((x) => [x.name, x])))
+        .catch((e) => { signalDefs.delete(assetId); throw e; }));
+    }
+    return signalDefs.get(assetId);
+  },
   navigate(hash) { location.hash = hash; },
 };
 

@@ -121,13 +121,14 @@ export function timeChart(opts) {
     series: [
       { label: 'Time' },
       { label: axisLabel(opts.name, opts.unit), stroke: COLORS.line, width: 1.5, points: { show: false },
+        paths: isState ? uPlot.paths.stepped({ align: 1 }) : undefined,
         value: (u, v) => (v == null ? '—' : (isState ? stateText(opts.name, opts.states, v) : num(v))) },
       { label: 'minimum', stroke: 'rgba(31,95,191,0.25)', width: 0.5, points: { show: false }, value: (u, v) => num(v) },
       { label: 'maximum', stroke: 'rgba(31,95,191,0.25)', width: 0.5, points: { show: false }, value: (u, v) => num(v) },
     ],
     bands: [{ series: [3, 2], fill: COLORS.band }],
     axes: [
-      { label: `Local time (${tzText()})`, labelSize: 18, size: 58 },
+      { label: `Local time (${tzText()})`, labelSize: 18, size: 58, space: 90 },
       { label: yAxisLabel(opts.name, opts.unit), labelSize: 20, size: isState ? 110 : 60, values: stateFmt || ((u, splits) => splits.map((v) => num(v))),
         splits: isState ? () => opts.states.map((_, i) => i) : undefined },
     ],
@@ -269,7 +270,7 @@ export function multiChart(opts) {
     }))],
     bands: opts.band ? [{ series: opts.band, fill: 'rgba(31, 95, 191, 0.13)' }] : [],
     axes: [
-      { label: `Local time (${tzText()})`, labelSize: 18, size: 58 },
+      { label: `Local time (${tzText()})`, labelSize: 18, size: 58, space: 90 },
       { label: opts.yLabel, labelSize: 20, size: 60, values: (u, splits) => splits.map((v) => num(v)) },
     ],
     cursor: {

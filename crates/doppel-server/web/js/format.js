@@ -12,7 +12,6 @@ export const HEALTH = {
   stale: { label: 'No data', color: '#7f8791', meaning: 'no recent data: the values shown are old' },
   unknown: { label: 'Unknown', color: '#c3c8cf', meaning: 'no data since the server started' },
 };
-export const HEALTH_RANK = { unknown: 0, ok: 1, warning: 2, alarm: 3, down: 4, stale: 5 };
 
 export function healthColor(h) { return (HEALTH[h] || HEALTH.unknown).color; }
 
@@ -22,7 +21,7 @@ export function healthBadge(health, extra) {
   return h('span', { class: `badge health-${k}`, title: HEALTH[k].meaning, dataset: { health: k } }, HEALTH[k].label, extra ? ` ${extra}` : '');
 }
 
-export const STATE = {
+const STATE = {
   running: 'Running', idle: 'Idle (planned stop)', down: 'Down (unplanned)', stale: 'No recent data', unknown: 'Unknown',
 };
 export function stateLabel(s) { return STATE[s] || s || 'Unknown'; }
@@ -85,7 +84,7 @@ export function axisLabel(name, unit) {
   if (name === 'health_index') return 'Health index (1 = as new, 0 = failed)';
   if (name === 'anomaly_score') return 'Anomaly score (1 = alarm threshold)';
   const u = unitText(unit);
-  if (unit === 'state') return `${signalName(name)} (state)`;
+  if (unit === 'state') return signalName(name);
   if (unit === '1') return `${signalName(name)} (ratio)`;
   return u ? `${signalName(name)} (${u})` : signalName(name);
 }
@@ -162,15 +161,22 @@ export function time(ns) {
   if (ns === null || ns === undefined) return '—';
   return dtf.format(new Date(ns / 1e6));
 }
+/** A time span: "04 Dec 2026, 02:17:00 – 02:17:05" (the date once when both ends are on the same day). */
+export function timeRange(a, b) {
+  if (a == null || b == null) return '—';
+  const da = new Date(a / 1e6), db = new Date(b / 1e6);
+  return da.toDateString() === db.toDateString() ? `${time(a)} – ${clock(b)}` : `${time(a)} – ${time(b)}`;
+}
 export function clock(ns) {
   if (ns === null || ns === undefined) return '—';
   return tf.format(new Date(ns / 1e6));
 }
-/** "3 min ago" / "in 2 h" relative to `refNs` (data time may run ahead of the wall clock in the demo). */
-export function ago(ns, refNs = Date.now() * 1e6) {
-  if (ns === null || ns === undefined) return '—';
-  const d = (refNs - ns) / 1e9;
-  return d >= 0 ? `${duration(d)} ago` : `in ${duration(-d)}`;
+/** Replaces RFC 3339 instants in the server's texts by local date and time. */
+export function localTimes(text) {
+  return String(text).replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, (iso) => {
+    const ms = Date.parse(iso);
+    return Number.isNaN(ms) ? iso : time(ms * 1e6);
+  });
 }
 
 /** Local offset text for axis labels, e.g. "local time, UTC+01:00". */
@@ -181,7 +187,7 @@ export function tzText() {
   return `UTC${s}${String(Math.floor(a / 60)).padStart(2, '0')}:${String(a % 60).padStart(2, '0')}`;
 }
 
-export const FAULTS = {
+const FAULTS = {
   outer_race: 'Outer-race bearing defect', inner_race: 'Inner-race bearing defect', ball: 'Rolling-element (ball) defect',
   cage: 'Bearing cage defect', unbalance: 'Unbalance', misalignment: 'Misalignment', normal: 'No fault found',
 };

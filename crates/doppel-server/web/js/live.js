@@ -5,10 +5,8 @@
 const handlers = new Map();
 let source = null;
 let statusCb = () => {};
-let received = 0;
 
 export function onStatus(cb) { statusCb = cb; }
-export function eventsReceived() { return received; }
 
 /** Subscribes to events of `type`; returns the unsubscribe function. */
 export function on(type, fn) {
@@ -41,7 +39,6 @@ export function connect() {
   source.onmessage = (e) => {
     let msg;
     try { msg = JSON.parse(e.data); } catch { return; }
-    received += 1;
     emit(msg.type, msg);
   };
   source.onerror = () => {

@@ -7,7 +7,7 @@
 import { card, h, replace, schedule, setText, throttle } from '../dom.js';
 import { isoZoneBar, multiChart, spectrumChart, timeChart } from '../charts.js';
 import {
-  actionName, axisLabel, faultName, stateText, healthBadge, hours, humanize, num, signalName, stateLabel, time, typeName, unitText,
+  actionName, axisLabel, faultName, localTimes, stateText, timeRange, healthBadge, hours, humanize, num, signalName, stateLabel, time, typeName, unitText,
   unitTip, withUnit,
 } from '../format.js';
 
@@ -143,7 +143,9 @@ export async function mount(el, ctx, [id]) {
   const onReset = () => setView({ live: true, span: view.span || 3600e9 });
   function makeChart(s) {
     const ls = liveSig.get(s.name) || {};
-    const c = timeChart({ name: s.name, unit: s.unit, sync, envelope: ls.envelope, states: s.kind === 'state' ? s.states : null, onZoom, onReset, height: 170, yFixed: Y_FIXED[s.name] });
+    const isState = s.kind === 'state' && s.states.length > 0;
+    const c = timeChart({ name: s.name, unit: s.unit, sync, envelope: ls.envelope, states: isState ? s.states : null, onZoom, onReset, height: 170,
+      yFixed: isState ? [-0.5, s.states.length - 0.5] : Y_FIXED[s.name] });
     charts.set(s.name, c);
     cleanups.push(() => c.destroy());
     return h('figure', { class: 'trend', dataset: { signal: s.name } },
@@ -303,6 +305,11 @@ export async function mount(el, ctx, [id]) {
   const historyEl = h('div');
   const recsEl = h('div');
   const woEl = h('div');
+  const fmt = (name, v) => {
+    const s = signalsByName.get(name);
+    return s && s.kind === 'state' ? stateText(name, s.states, v) : withUnit(v, s?.unit);
+  };
+  const limitText = (name, limit) => (signalsByName.get(name)?.kind === 'state' ? 'not in its normal state' : limit);
   const refreshAlerts = throttle(async () => {
     try {
       const [open, evs] = await Promise.all([
@@ -313,12 +320,12 @@ export async function mount(el, ctx, [id]) {
       replace(openAlertsEl, mine.length ? h('table', null,
         h('thead', null, h('tr', null, h('th', null, 'Level'), h('th', null, 'Signal'), h('th', null, 'Value now'), h('th', null, 'Limit crossed'), h('th', null, 'Since'))),
         h('tbody', null, mine.map((a) => h('tr', null, h('td', null, statusBadge(a.level)), h('td', null, signalName(a.signal)),
-          h('td', { class: 'num' }, withUnit(a.last_value, signalsByName.get(a.signal)?.unit)), h('td', null, a.limit), h('td', null, time(a.since))))))
+          h('td', { class: 'num' }, fmt(a.signal, a.last_value)), h('td', null, limitText(a.signal, a.limit)), h('td', null, time(a.since))))))
         : h('p', { class: 'ok-text' }, 'No open alerts.'));
       const what = { alert_raised: 'raised', alert_downgraded: 'eased to warning', alert_cleared: 'cleared' };
       replace(historyEl, evs.length ? h('ul', { class: 'timeline' }, evs.map((e) => h('li', null,
         h('span', { class: 'muted' }, time(e.ts)), ' ', e.payload.level ? statusBadge(e.payload.level) : statusBadge('normal'), ' ',
-        `${signalName(e.payload.signal)} ${what[e.kind] || e.kind}`, e.payload.limit ? ` (${e.payload.limit})` : '', ` at ${withUnit(e.payload.value, signalsByName.get(e.payload.signal)?.unit)}`)))
+        `${signalName(e.payload.signal)} ${what[e.kind] || e.kind}`, e.payload.limit ? ` (${limitText(e.payload.signal, e.payload.limit)})` : '', ` at ${fmt(e.payload.signal, e.payload.value)}`)))
         : h('p', { class: 'muted' }, 'No alert history in the store.'));
     } catch (e) { replace(openAlertsEl, h('p', { class: 'error-box' }, `Alerts could not be loaded: ${e.message}`)); }
   }, 1500);
@@ -331,7 +338,7 @@ export async function mount(el, ctx, [id]) {
       ]);
       const list = recs.recommendations.filter((r) => r.state !== 'superseded').slice(0, 10);
       replace(recsEl, list.length ? h('ul', { class: 'rec-mini' }, list.map((r) => h('li', null,
-        h('span', { class: `badge rec-${r.state}` }, r.state), ' ', h('b', null, actionName(r.action)), ': ', r.summary, ' ',
+        h('span', { class: `badge rec-${r.state}` }, r.state), ' ', h('b', null, actionName(r.action)), ': ', localTimes(r.summary), ' ',
         h('a', { href: `#/alerts?rec=${encodeURIComponent(r.id)}` }, r.state === 'open' ? 'Review and approve →' : 'Details →'))))
         : h('p', { class: 'muted' }, 'The twin recommends nothing for this asset now.'));
       const mine = wos.work_orders.filter((w) => w.asset === id && w.state !== 'cancelled').slice(-10).reverse();
@@ -341,7 +348,7 @@ export async function mount(el, ctx, [id]) {
         mine.length ? h('table', null,
           h('thead', null, h('tr', null, h('th', null, 'Work order'), h('th', null, 'State'), h('th', null, 'Crew'), h('th', null, 'Planned'), h('th', null, 'History'))),
           h('tbody', null, mine.map((w) => h('tr', null, h('td', null, w.id), h('td', null, h('span', { class: `badge wo-${w.state}` }, w.state.replace('_', ' '))),
-            h('td', null, w.crew || '—'), h('td', null, w.start_ns ? `${time(w.start_ns)} – ${time(w.end_ns)}` : '—'),
+            h('td', null, w.crew || '—'), h('td', null, w.start_ns ? timeRange(w.start_ns, w.end_ns) : '—'),
             h('td', { class: 'small' }, w.history.map((x) => `${x.to} by ${x.actor}`).join(' → '))))))
           : h('p', { class: 'muted' }, 'No work orders for this asset.'),
         h('h3', null, 'Maintenance records'),

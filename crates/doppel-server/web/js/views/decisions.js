@@ -3,16 +3,11 @@
 // to the plant, and the audit trail of every decision.
 
 import { card, h, replace, throttle } from '../dom.js';
-import { ACTIONS, actionName, duration, healthBadge, hours, money, num, signalName, time } from '../format.js';
+import {
+  ACTIONS, actionName, duration, healthBadge, hours, localTimes, money, num, signalName, stateText, time, timeRange, withUnit,
+} from '../format.js';
 import { ROLES } from '../api.js';
 
-/** Replaces RFC 3339 instants in the server's texts by local date and time. */
-function localTimes(text) {
-  return String(text).replace(/\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z/g, (iso) => {
-    const ms = Date.parse(iso);
-    return Number.isNaN(ms) ? iso : time(ms * 1e6);
-  });
-}
 /** Hours as a readable duration ("2 s", "25 min", "3 h 10 min"). */
 const dur = (hv) => (hv === null || hv === undefined ? '—' : hv === 0 ? '0' : duration(hv * 3600));
 
@@ -65,13 +60,27 @@ export async function mount(el, ctx, params, query) {
   };
   const assetLink = (assetId) => h('a', { href: `#/asset/${encodeURIComponent(assetId)}` }, nameOf.get(assetId) || assetId, h('span', { class: 'muted' }, ` ${assetId}`));
 
+  const defs = new Map(); // asset id → Map(signal → definition), for units and state labels
   function renderAlerts() {
-    const list = alerts.filter((a) => matchAsset(a.asset) && (!filters.level || a.level === filters.level));
+    const list = alerts.filter((a) => matchAsset(a.asset) && (!filters.level || a.level === filters.level))
+      .sort((x, y) => (x.level === y.level ? y.since - x.since : x.level === 'alarm' ? -1 : 1));
+    for (const a of list) {
+      if (!defs.has(a.asset)) {
+        defs.set(a.asset, null);
+        ctx.signals(a.asset).then((m) => { defs.set(a.asset, m); renderAlerts(); }).catch(() => defs.delete(a.asset));
+      }
+    }
+    const value = (a) => {
+      const d = defs.get(a.asset)?.get(a.signal);
+      if (d && d.kind === 'state') return stateText(a.signal, d.states, a.last_value);
+      return d ? withUnit(a.last_value, d.unit) : num(a.last_value);
+    };
+    const limit = (a) => (defs.get(a.asset)?.get(a.signal)?.kind === 'state' ? 'not in its normal state' : a.limit);
     replace(alertsEl, list.length ? h('div', { class: 'table-wrap' }, h('table', null,
       h('thead', null, h('tr', null, h('th', null, 'Level'), h('th', null, 'Asset'), h('th', null, 'Signal'), h('th', null, 'Value now'), h('th', null, 'Limit crossed'), h('th', null, 'Since'))),
       h('tbody', null, list.map((a) => h('tr', { dataset: { alert: a.id } },
         h('td', null, healthBadge(a.level)), h('td', null, assetLink(a.asset)), h('td', null, signalName(a.signal)),
-        h('td', { class: 'num' }, num(a.last_value)), h('td', null, a.limit), h('td', null, time(a.since)))))))
+        h('td', { class: 'num' }, value(a)), h('td', null, limit(a)), h('td', null, time(a.since)))))))
       : h('p', { class: 'ok-text' }, alerts.length ? 'No open alert matches the filters.' : 'No open alerts: every signal is within its normal range.'));
   }
 
@@ -141,7 +150,7 @@ export async function mount(el, ctx, params, query) {
       h('p', { class: 'summary' }, localTimes(r.summary)),
       h('p', { class: 'why muted' }, `Why: ${localTimes(r.decision)}. Prediction when recommended: median remaining life ${hours(r.prediction.rul_median_h)} of running, `,
         `risk of failure if it runs on ${num(r.prediction.risk_if_run_on * 100, 2)} %.`,
-        r.start_ns ? ` Planned ${time(r.start_ns)} – ${time(r.end_ns)}` : '', r.crew ? ` by crew ${r.crew}` : '', r.parts.length ? `; parts ${r.parts.join(', ')}` : '',
+        r.start_ns ? ` Planned ${timeRange(r.start_ns, r.end_ns)}` : '', r.crew ? ` by crew ${r.crew}` : '', r.parts.length ? `; parts ${r.parts.join(', ')}` : '',
         r.derate ? `; load reduced by ${num(r.derate * 100)} %` : ''),
       alternativesTable(r),
       decisionButtons(r),
@@ -160,8 +169,9 @@ export async function mount(el, ctx, params, query) {
     if (filters.rec) document.getElementById(`rec-${filters.rec}`)?.scrollIntoView({ block: 'nearest' });
   }
 
+  const showClosed = h('input', { type: 'checkbox', onchange: () => renderWorkOrders() });
   function renderWorkOrders() {
-    const list = workOrders.filter((w) => matchAsset(w.asset)).slice().reverse();
+    const list = workOrders.filter((w) => matchAsset(w.asset) && (showClosed.checked || !['cancelled', 'rejected'].includes(w.state))).slice().reverse();
     const may = shared.user && ctx.canApprove() || shared.user?.role === 'technician';
     const transition = async (w, t) => {
       try { await api.post(`/api/work-orders/${encodeURIComponent(w.id)}/${t}`, { user: shared.user.name }); refreshSoon(); } catch (e) { alert(`Work order ${w.id}: ${e.message}`); }
@@ -171,12 +181,12 @@ export async function mount(el, ctx, params, query) {
       h('tbody', null, list.slice(0, 60).map((w) => h('tr', { dataset: { wo: w.id } },
         h('td', null, w.id, h('span', { class: 'muted' }, ` (${w.kind})`)), h('td', null, assetLink(w.asset)),
         h('td', null, h('span', { class: `badge wo-${w.state}` }, w.state.replace('_', ' '))), h('td', null, w.crew || '—'),
-        h('td', null, w.start_ns ? `${time(w.start_ns)} – ${time(w.end_ns)}` : '—'),
+        h('td', null, w.start_ns ? timeRange(w.start_ns, w.end_ns) : '—'),
         h('td', { class: 'small' }, w.history.map((x) => `${x.to.replace('_', ' ')} by ${x.actor}`).join(' → ')),
         h('td', null,
           may && w.state === 'scheduled' ? h('button', { type: 'button', onclick: () => transition(w, 'start'), title: 'Start now: the repair command goes to the machine' }, 'Start now') : null,
           may && w.state === 'in_progress' ? h('button', { type: 'button', onclick: () => transition(w, 'complete'), title: 'Mark done: records the maintenance' }, 'Complete') : null))))))
-      : h('p', { class: 'muted' }, 'No work orders yet: approving a repair creates one.'));
+      : h('p', { class: 'muted' }, workOrders.length ? 'No open work order matches the filters.' : 'No work orders yet: approving a repair creates one.'));
   }
 
   function renderActions() {
@@ -236,7 +246,9 @@ export async function mount(el, ctx, params, query) {
     filterBar,
     card('Recommendations', recsEl, { id: 'recommendations', tip: 'What the twin’s planner proposes, cheapest expected cost first' }),
     card('Open alerts', alertsEl, { id: 'alerts' }),
-    h('div', { class: 'grid-2' }, card('Work orders', woEl, { id: 'work-orders' }), card('Actions sent to the plant', actionsEl, { id: 'actions' })),
+    h('div', { class: 'grid-2' },
+      card('Work orders', h('div', null, h('label', { class: 'small' }, showClosed, ' show cancelled and rejected ones'), woEl), { id: 'work-orders' }),
+      card('Actions sent to the plant', actionsEl, { id: 'actions' })),
     card('Audit trail', auditEl, { id: 'audit' }));
   const offs = [
     live.on('plan', refreshSoon), live.on('recommendation', refreshSoon), live.on('maintenance', refreshSoon),

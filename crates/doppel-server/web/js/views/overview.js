@@ -88,15 +88,12 @@ export async function mount(el, ctx) {
   let alerts = [];
   let openRecs = null;
   const defs = new Map(); // asset id → Map(signal → definition), for the assets on the attention list
-  const loading = new Set();
   async function loadDefs(assetId) {
-    if (defs.has(assetId) || loading.has(assetId)) return;
-    loading.add(assetId);
+    if (defs.has(assetId)) return;
     try {
-      const d = await api.get(`/api/assets/${encodeURIComponent(assetId)}`);
-      defs.set(assetId, new Map(d.asset.signals.map((x) => [x.name, x])));
+      defs.set(assetId, await ctx.signals(assetId));
       if (shared.overview) schedule('overview', () => render(shared.overview));
-    } catch (e) { console.warn(e); } finally { loading.delete(assetId); }
+    } catch (e) { console.warn(e); }
   }
   const attention = h('div', { class: 'attention-list' });
   const totals = h('div', { class: 'kpis totals' });
@@ -178,12 +175,20 @@ export async function mount(el, ctx) {
         h('div', { class: 'health-counts' }, ['alarm', 'down', 'warning', 'stale', 'ok', 'unknown'].filter((k) => byH[k]).map((k) => healthBadge(k, `${byH[k]}`)))));
   }
 
+  // Sections are rebuilt only when what they show changed, so a tap is not lost to a redraw every 2 s.
+  const shown = new Map();
+  const changed = (key, value) => {
+    const k = JSON.stringify(value);
+    if (shown.get(key) === k) return false;
+    shown.set(key, k);
+    return true;
+  };
   function render(o) {
     setText(updated, `Updated ${clock(o.ts)}`);
     updated.dataset.ts = String(o.ts);
-    renderTotals(o);
-    renderAttention(o);
-    replace(lines, o.lines.map((l) => lineCard(l, ctx.navigate)));
+    if (changed('totals', [o.plant, openRecs])) renderTotals(o);
+    if (changed('attention', [o.assets.map((a) => [a.health, a.prediction?.failure_probability_pct?.toFixed(1), a.prediction?.rul_h?.toFixed(2)]), alerts, openRecs, [...defs.keys()]])) renderAttention(o);
+    if (changed('lines', o.lines)) replace(lines, o.lines.map((l) => lineCard(l, ctx.navigate)));
     for (const a of o.assets) {
       const row = treeEls.get(a.id);
       if (!row) continue;
