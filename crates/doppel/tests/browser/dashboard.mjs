@@ -282,8 +282,9 @@ try {
   await until('a chart is drawn on the tablet', async () => (await tpage.evaluate(seriesInk, '#trends .uplot canvas')) > 100, 20_000);
   if ((await overflow()) > 1) fail(`the asset view scrolls sideways on a tablet by ${await overflow()} px`);
   await shot(tpage, 'tablet-asset.png');
-  await tpage.goto(`${base}/#/alerts`);
-  await tpage.waitForSelector('article.rec', { timeout: 15_000 });
+  // The recommendation approved above (open ones may all be decided by now), with its alternatives table.
+  await tpage.goto(`${base}/#/alerts?rec=${approved.id}`);
+  await tpage.waitForSelector(`#rec-${approved.id} table.alternatives`, { timeout: 15_000 });
   if ((await overflow()) > 1) fail(`the recommendations scroll sideways on a tablet by ${await overflow()} px`);
   await shot(tpage, 'tablet-recommendations.png');
   ok('tablet', `820 × 1180 touch: overview, ${pump} (opened with a tap) and the recommendations fit without sideways scrolling`);

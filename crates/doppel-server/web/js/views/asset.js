@@ -304,6 +304,7 @@ export async function mount(el, ctx, [id]) {
   const openAlertsEl = h('div');
   const historyEl = h('div');
   const recsEl = h('div');
+  const recBanner = h('div');
   const woEl = h('div');
   const fmt = (name, v) => {
     const s = signalsByName.get(name);
@@ -337,6 +338,11 @@ export async function mount(el, ctx, [id]) {
         api.get(`/api/events${api.qs({ kind: 'maintenance', subject: id, limit: 20 })}`),
       ]);
       const list = recs.recommendations.filter((r) => r.state !== 'superseded').slice(0, 10);
+      const open = list.filter((r) => r.state === 'open');
+      replace(recBanner, open.length ? h('div', { class: 'rec-banner', role: 'status' },
+        h('b', null, 'The twin recommends: '),
+        open.map((r, i) => [i ? '; ' : '', `${actionName(r.action)} — ${localTimes(r.summary)}`]),
+        ' ', h('a', { href: `#/alerts?rec=${encodeURIComponent(open[0].id)}` }, open.length > 1 ? 'Review and approve them →' : 'Review and approve →')) : null);
       replace(recsEl, list.length ? h('ul', { class: 'rec-mini' }, list.map((r) => h('li', null,
         h('span', { class: `badge rec-${r.state}` }, r.state), ' ', h('b', null, actionName(r.action)), ': ', localTimes(r.summary), ' ',
         h('a', { href: `#/alerts?rec=${encodeURIComponent(r.id)}` }, r.state === 'open' ? 'Review and approve →' : 'Details →'))))
@@ -364,6 +370,7 @@ export async function mount(el, ctx, [id]) {
       h('div', null, h('h1', null, asset.name), h('p', { class: 'muted' }, typeInfo)),
       h('div', { class: 'badges' }, healthEl, stateEl, sinceEl)),
     ctxEl,
+    recBanner,
     h('div', { class: 'sticky-bar' }, controls),
     predictCard,
     vibCard,
