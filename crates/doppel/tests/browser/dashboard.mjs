@@ -100,7 +100,7 @@ try {
   // ---------- 1. overview: hierarchy, KPIs, live updates ----------
   await page.goto(base + '/');
   const assets = (await api('/api/assets')).body.length;
-  await page.waitForSelector('a.asset-row[data-asset-id]', { timeout: 20_000 });
+  await page.waitForSelector('a.asset-row[data-asset-id]', { timeout: 30_000 });
   const rows = await page.locator('a.asset-row[data-asset-id]').count();
   if (rows !== assets) fail(`the plant tree shows ${rows} assets, the plant has ${assets}`);
   const lineCount = (await api('/api/plant')).body.sites.flatMap((s) => s.areas.flatMap((a) => a.lines)).length;
@@ -190,7 +190,7 @@ try {
     const result = await until(`the answer to approving ${id}`, async () => {
       const t = await page.locator(`#rec-${id} .result`).textContent({ timeout: 500 }).catch(() => null);
       return t || null;
-    }, 10_000);
+    }, 20_000);
     const r = await api(`/api/recommendations/${id}`);
     if (/^Approved/.test(result)) {
       if (r.body.state !== 'approved' || r.body.decided_by !== 'browser-test') fail(`the API shows ${id} as ${JSON.stringify({ state: r.body.state, by: r.body.decided_by })}`);
@@ -205,7 +205,7 @@ try {
   const audited = await until('the approval appears in the audit trail', async () => {
     const rows = await page.locator('#audit tbody tr').allTextContents();
     return rows.find((t) => t.includes('recommendation.approve') && t.includes('browser-test')) || null;
-  }, 10_000);
+  }, 20_000);
   ok('audit trail', audited.replace(/\s+/g, ' ').slice(0, 120));
   await page.locator(`#rec-${approved.id}`).scrollIntoViewIfNeeded().catch(() => {});
   await shot(page, 'recommendations-approved.png');
@@ -215,7 +215,7 @@ try {
   await page.waitForSelector('#plant3d[data-webgl]', { timeout: 20_000 });
   const webgl = await page.getAttribute('#plant3d', 'data-webgl');
   if (webgl === 'yes') {
-    await page.waitForFunction(() => Number(document.querySelector('#plant3d canvas')?.dataset.rendered) > 0, null, { timeout: 10_000 });
+    await page.waitForFunction(() => Number(document.querySelector('#plant3d canvas')?.dataset.rendered) > 0, null, { timeout: 20_000 });
     await page.waitForTimeout(500);
     const colours = await page.evaluate(() => {
       const src = document.querySelector('#plant3d canvas');

@@ -3,7 +3,7 @@
 
 import { card, h, replace, schedule, setText, throttle } from '../dom.js';
 import {
-  clock, duration, healthBadge, healthColor, healthLegend, hours, num, pct, signalName, stateLabel, stateText, typeName, withUnit,
+  HEALTH, clock, duration, healthBadge, healthColor, healthLegend, hours, num, pct, signalName, stateLabel, stateText, typeName, withUnit,
 } from '../format.js';
 
 /** How urgent an asset is, for sorting: health first, then failure probability. */
@@ -27,6 +27,7 @@ function reasons(a, alerts, defs) {
     else out.push(`${level}: ${signalName(al.signal)} ${d ? withUnit(v, d.unit) : num(v)} — crossed ${al.limit}`);
   }
   if (mine.length > 2) out.push(`${mine.length - 2} more alerts`);
+  if (!mine.length && (a.health === 'warning' || a.health === 'alarm')) out.push(HEALTH[a.health].meaning.replace(/^a/, 'A'));
   if (a.health === 'down') out.push('Stopped while it should run');
   if (a.health === 'stale') out.push('No recent data');
   const p = a.prediction;
