@@ -145,7 +145,8 @@ pub struct Asset {
     pub site: String,
     pub area: String,
     pub line: String,
-    /// Position in the plant layout, metres (x, y, z).
+    /// Position in the plant layout, metres (x, y, z; z up): from the plant file, or the automatic layout
+    /// (the line's origin + [`AUTO_ASSET_SPACING_M`] × its index in the line along x).
     pub position: [f64; 3],
     pub params: BTreeMap<String, f64>,
     pub components: Vec<Component>,
@@ -177,7 +178,15 @@ pub struct Line {
     /// The asset whose production counters count the line's output (for line OEE).
     pub output: Option<String>,
     pub assets: Vec<String>,
+    /// Origin of the line in the plant layout, metres (x, y, z; z up): from the plant file, or the automatic
+    /// layout (the line's index in the plant × [`AUTO_LINE_SPACING_M`] along y).
+    pub position: [f64; 3],
 }
+
+/// Distance between two lines placed by the automatic layout (along y), metres.
+pub const AUTO_LINE_SPACING_M: f64 = 10.0;
+/// Distance between two assets of a line placed by the automatic layout (along x), metres.
+pub const AUTO_ASSET_SPACING_M: f64 = 3.0;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Area {
@@ -453,6 +462,7 @@ struct RawLine {
     #[serde(default)]
     products: Vec<String>,
     output: Option<S<String>>,
+    position: Option<S<[f64; 3]>>,
     #[serde(default)]
     assets: Vec<RawAsset>,
 }
@@ -464,8 +474,7 @@ struct RawAsset {
     #[serde(rename = "type")]
     type_id: S<String>,
     name: Option<String>,
-    #[serde(default)]
-    position: [f64; 3],
+    position: Option<S<[f64; 3]>>,
     #[serde(default)]
     params: BTreeMap<String, f64>,
     #[serde(default)]
@@ -512,6 +521,17 @@ impl Validator<'_> {
         });
     }
 
+    /// A layout position from the plant file (finite metres), or None when absent or invalid (reported).
+    fn position(&mut self, p: Option<&S<[f64; 3]>>, field: &str) -> Option<[f64; 3]> {
+        let p = p?;
+        if p.get_ref().iter().all(|v| v.is_finite()) {
+            Some(*p.get_ref())
+        } else {
+            self.error(p.span(), field, "position must be three finite numbers [x, y, z] in metres");
+            None
+        }
+    }
+
     fn check_id(&mut self, id: &S<String>, field: &str) {
         if !valid_id(id.get_ref()) {
             self.error(
@@ -539,6 +559,8 @@ impl Validator<'_> {
         let mut assets: Vec<Asset> = Vec::new();
         let mut asset_spans: HashMap<String, ByteRange<usize>> = HashMap::new();
         let mut line_ids: HashSet<String> = HashSet::new();
+        // Lines in plant order (sites, areas, lines by id), for the automatic layout.
+        let mut line_no = 0usize;
         let mut ambient_refs = Vec::new();
         let mut output_refs = Vec::new();
         for (site_id, rs) in raw.sites {
@@ -559,6 +581,10 @@ impl Validator<'_> {
                             format!("line id '{}' is used twice; line ids must be unique in the plant", line_id.get_ref()),
                         );
                     }
+                    let line_position =
+                        self.position(rl.position.as_ref(), &format!("{lfield}.position"))
+                            .unwrap_or([0.0, AUTO_LINE_SPACING_M * line_no as f64, 0.0]);
+                    line_no += 1;
                     let mut member_ids = Vec::new();
                     for (i, ra) in rl.assets.into_iter().enumerate() {
                         let field = format!("{lfield}.assets[{i}]");
@@ -608,7 +634,11 @@ impl Validator<'_> {
                             site: site_id.get_ref().clone(),
                             area: area_id.get_ref().clone(),
                             line: line_id.get_ref().clone(),
-                            position: ra.position,
+                            position: self.position(ra.position.as_ref(), &format!("{field}.position")).unwrap_or([
+                                line_position[0] + AUTO_ASSET_SPACING_M * i as f64,
+                                line_position[1],
+                                line_position[2],
+                            ]),
                             params,
                             components,
                             signals: ty.signals.clone(),
@@ -626,6 +656,7 @@ impl Validator<'_> {
                         products: rl.products,
                         output: rl.output.map(Spanned::into_inner),
                         assets: member_ids,
+                        position: line_position,
                     });
                 }
                 areas.push(Area {
@@ -1246,5 +1277,46 @@ assets = [
         let bad = MINI.replace("warning = [-inf, 120]", "warning = [-inf, 90]");
         let d = first_error(&bad);
         assert_eq!(d.field, "asset_types.motor.signals.winding_temp.envelope.warning");
+    }
+
+    #[test]
+    fn positions_come_from_the_file_or_the_automatic_layout() {
+        // No positions at all: line k at y = 10 k m, its assets 3 m apart along x.
+        let second_line =
+            "\n[sites.s1.areas.a1.lines.l2]\nname = \"Line 2\"\nassets = [{ id = \"m3\", type = \"motor\" }, { id = \"m4\", type = \"motor\" }]\n";
+        let p = Plant::parse(&format!("{MINI}{second_line}"), "auto.toml").unwrap();
+        assert_eq!(p.line("l1").unwrap().position, [0.0, 0.0, 0.0]);
+        assert_eq!(p.line("l2").unwrap().position, [0.0, AUTO_LINE_SPACING_M, 0.0]);
+        assert_eq!(p.asset("m2").unwrap().position, [AUTO_ASSET_SPACING_M, 0.0, 0.0]);
+        assert_eq!(p.asset("m4").unwrap().position, [AUTO_ASSET_SPACING_M, AUTO_LINE_SPACING_M, 0.0]);
+        // A line origin moves its automatically placed assets; an asset's own position is absolute.
+        let placed = MINI.replace("output = \"m1\"", "output = \"m1\"\nposition = [5.0, 20.0, 1.0]").replace(
+            "{ id = \"m2\", type = \"motor\" }",
+            "{ id = \"m2\", type = \"motor\", position = [40.0, 2.5, 0.0] }",
+        );
+        let p = Plant::parse(&placed, "placed.toml").unwrap();
+        assert_eq!(p.line("l1").unwrap().position, [5.0, 20.0, 1.0]);
+        assert_eq!(p.asset("m1").unwrap().position, [5.0, 20.0, 1.0]);
+        assert_eq!(p.asset("m2").unwrap().position, [40.0, 2.5, 0.0]);
+        // Positions are finite metres.
+        let d = first_error(&MINI.replace(
+            "{ id = \"m2\", type = \"motor\" }",
+            "{ id = \"m2\", type = \"motor\", position = [1.0, nan, 0.0] }",
+        ));
+        assert_eq!(d.field, "sites.s1.areas.a1.lines.l1.assets[1].position");
+        assert!(d.message.contains("finite"), "{}", d.message);
+        let d = first_error(&MINI.replace("output = \"m1\"", "output = \"m1\"\nposition = [inf, 0.0, 0.0]"));
+        assert_eq!(d.field, "sites.s1.areas.a1.lines.l1.position");
+    }
+
+    #[test]
+    fn the_example_plant_places_every_asset_and_line() {
+        let p = Plant::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("../../plants/example.toml")).unwrap();
+        let mut seen = HashSet::new();
+        for a in &p.assets {
+            assert!(seen.insert(a.position.map(f64::to_bits)), "{} shares its position with another asset", a.id);
+        }
+        let origins: HashSet<_> = p.lines().map(|(_, _, l)| l.position.map(f64::to_bits)).collect();
+        assert_eq!(origins.len(), p.lines().count(), "every line has its own origin");
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use doppel_ingest::payload::Rejected;
@@ -31,10 +31,10 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024 * 1024;
 /// Builds the router.
 pub fn app(state: Arc<AppState>) -> Router {
     Router::new()
-        .route("/", get(index))
         .route("/api/health", get(health))
         .route("/api/openapi.json", get(openapi))
         .route("/api/plant", get(plant_tree))
+        .route("/api/overview", get(overview))
         .route("/api/assets", get(list_assets))
         .route("/api/assets/{asset}", get(asset_detail))
         .route("/api/assets/{asset}/signals/{signal}/history", get(signal_history))
@@ -52,6 +52,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/ingest", post(ingest))
         .route("/api/stream", get(stream))
         .merge(crate::plan_api::routes())
+        .merge(crate::web::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)
@@ -96,25 +97,6 @@ type ApiResult<T> = Result<T, ApiError>;
 
 async fn not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, None, "no such endpoint; see /api/openapi.json")
-}
-
-async fn index(State(state): State<Arc<AppState>>) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html><head><meta charset=utf-8><title>doppel</title></head><body>\
-         <h1>doppel</h1><p>{} — {} assets live.</p><ul>\
-         <li><a href=\"/api/assets\">/api/assets</a> — every asset with its live state</li>\
-         <li><a href=\"/api/plant\">/api/plant</a> — the plant hierarchy with health</li>\
-         <li><a href=\"/api/alerts\">/api/alerts</a> — open alerts</li>\
-         <li><a href=\"/api/events?kind=diagnosis\">/api/events?kind=diagnosis</a> — vibration diagnoses (then /api/assets/{{id}}/diagnosis)</li>\
-         <li><a href=\"/api/stream\">/api/stream</a> — live stream (Server-Sent Events)</li>\
-         <li><a href=\"/api/openapi.json\">/api/openapi.json</a> — the API specification</li></ul></body></html>",
-        html_escape(&state.plant.enterprise),
-        state.plant.assets.len()
-    ))
-}
-
-fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 async fn openapi() -> Response {
@@ -645,6 +627,12 @@ async fn stream(State(state): State<Arc<AppState>>, Query(q): Query<StreamQuery>
     Sse::new(hello.chain(live)).keep_alive(KeepAlive::default())
 }
 
+/// The dashboard's overview: line KPIs with energy per unit, plant totals, asset health and predictions.
+async fn overview(State(state): State<Arc<AppState>>) -> Json<Value> {
+    let energy = crate::overview::energy(&state).await;
+    Json(crate::overview::overview(&state, &energy))
+}
+
 /// Tree of the plant with live health per node.
 async fn plant_tree(State(state): State<Arc<AppState>>) -> Json<Value> {
     let plant: &Plant = &state.plant;
@@ -670,7 +658,7 @@ async fn plant_tree(State(state): State<Arc<AppState>>) -> Json<Value> {
                                     Some(json!({"id": id, "name": plant.assets[i].name, "type": plant.assets[i].type_id, "state": twins.operating_state(i), "health": twins.health(i)}))
                                 })
                                 .collect();
-                            json!({"id": l.id, "name": l.name, "health": ls.as_ref().map(|x| x.worst_health), "kpis": ls.as_ref().map(|x| &x.kpis), "context": ls.as_ref().map(|x| &x.context), "assets": assets})
+                            json!({"id": l.id, "name": l.name, "position": l.position, "health": ls.as_ref().map(|x| x.worst_health), "kpis": ls.as_ref().map(|x| &x.kpis), "context": ls.as_ref().map(|x| &x.context), "assets": assets})
                         })
                         .collect();
                     json!({"id": a.id, "name": a.name, "lines": lines})

@@ -11,8 +11,10 @@
 pub mod api;
 pub mod live;
 pub mod models;
+pub mod overview;
 pub mod plan_api;
 pub mod prescribe;
+pub mod web;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -98,6 +100,8 @@ pub struct AppState {
     pub model: Mutex<Option<models::LoadedModel>>,
     /// Plans, recommendations, work orders, executed actions and the audit log.
     pub prescribe: Mutex<prescribe::Prescriber>,
+    /// Energy per unit of each line (from the store, recomputed every few seconds; see [`overview`]).
+    pub energy: Mutex<overview::EnergyCache>,
 }
 
 /// A running server; dropping it does not stop the tasks (they end with the runtime).
@@ -134,6 +138,7 @@ pub fn build_state(
         predict: Mutex::new(predict),
         model: Mutex::new(None),
         prescribe: Mutex::new(prescribe::Prescriber::new(doppel_plan::Business::default(), prescribe::PlanSettings::default())),
+        energy: Mutex::new(overview::EnergyCache::default()),
     });
     Ok((state, rx))
 }
@@ -160,6 +165,7 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     tokio::spawn(models::watch(state.clone(), registry));
     tokio::spawn(live::run_twins(state.clone(), committed));
     tokio::spawn(live::run_ticks(state.clone()));
+    tokio::spawn(overview::run(state.clone()));
     let audit_dir = config.data_dir.join("audit");
     let audit = tokio::task::spawn_blocking(move || doppel_store::audit::AuditLog::open(audit_dir.join("audit.log")))
         .await

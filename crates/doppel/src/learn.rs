@@ -290,7 +290,7 @@ fn replay_store(plant: &Arc<Plant>, data_dir: &std::path::Path, sink: &mut Train
                 Err(err) => tracing::warn!(asset = %a.id, error = %err, "unreadable maintenance event skipped"),
             }
         }
-        rows.sort_by(|x, y| (x.0, x.1).cmp(&(y.0, y.1)));
+        rows.sort_by_key(|x| (x.0, x.1));
         for (ts, kind, i, v) in rows {
             if kind == 0 {
                 Sink::maintenance(sink, ai, ts, &records[i]);

@@ -106,7 +106,7 @@ impl PlantSource {
             bail!("the training history gave no model (no failures at --wear-acceleration {wear}?)");
         }
         let mut mean_life_h = BTreeMap::new();
-        for (ty, _) in &models.types {
+        for ty in models.types.keys() {
             let n = plant.assets.iter().filter(|a| &a.type_id == ty).count() as f64;
             let f = failures.get(ty).copied().unwrap_or(0).max(1) as f64;
             mean_life_h.insert(ty.clone(), TRAIN_DAYS * 24.0 * n / f);
@@ -279,15 +279,15 @@ impl Fleet for PlantFleet {
                 }
             }
             for t in tick.truth.iter().filter(|t| t.kind == TruthKind::Failure) {
-                if let Some(a) = self.assets.iter().position(|x| x.id == t.asset) {
-                    if !failed.contains(&a) {
-                        failed.push(a);
-                    }
+                if let Some(a) = self.assets.iter().position(|x| x.id == t.asset)
+                    && !failed.contains(&a)
+                {
+                    failed.push(a);
                 }
             }
         }
-        for a in 0..self.assets.len() {
-            if running[a] {
+        for (a, &run) in running.iter().enumerate().take(self.assets.len()) {
+            if run {
                 self.age_h[a] += dt_h;
             }
             self.cache[a] = None;

@@ -246,7 +246,8 @@ fn compare<'f>(a: &PolicyArgs, cfg: &RunConfig, business: &Business, label: &str
     }
     bar.finish_and_clear();
     let field = |runs: &[Metrics], f: fn(&Metrics) -> f64| mean_ci(&runs.iter().map(f).collect::<Vec<_>>());
-    let fields: [(&str, fn(&Metrics) -> f64); 7] = [
+    type Field = (&'static str, fn(&Metrics) -> f64);
+    let fields: [Field; 7] = [
         ("unplanned_downtime_hours", |m| m.unplanned_downtime_hours),
         ("failures", |m| m.failures),
         ("planned_repairs", |m| m.planned_repairs),
