@@ -463,8 +463,10 @@ async fn prescriptive_flow_through_the_api() {
         derate["derate"].as_f64().unwrap() <= 0.2 + 1e-9 && derate["decided_by"].as_str().unwrap().starts_with("policy:"),
         "{derate}"
     );
-    let cmd = commands.try_recv().expect("the derate went to the output adapter");
-    assert_eq!(cmd.asset, "l1-hyd-motor");
+    // (Depending on the time of day the plan may derate the pump automatically too: find the motor's command.)
+    let cmd = std::iter::from_fn(|| commands.try_recv().ok())
+        .find(|c| c.asset == "l1-hyd-motor")
+        .expect("the derate went to the output adapter");
     assert!(
         matches!(cmd.action, doppel_ingest::command::CommandAction::Derate { share } if share > 0.0 && share <= 0.2 + 1e-9),
         "{cmd:?}"
@@ -530,7 +532,9 @@ async fn prescriptive_flow_through_the_api() {
     let (status, w) = call(&state, "POST", &format!("/api/work-orders/{wo}/start"), Some(json!({"user": "tech"}))).await;
     assert_eq!(status, StatusCode::OK, "{w}");
     assert_eq!(w["state"], "in_progress");
-    let repair = commands.try_recv().expect("the repair command went to the output adapter");
+    let repair = std::iter::from_fn(|| commands.try_recv().ok())
+        .find(|c| matches!(c.action, doppel_ingest::command::CommandAction::Repair { .. }))
+        .expect("the repair command went to the output adapter");
     assert!(
         matches!(&repair.action, doppel_ingest::command::CommandAction::Repair { work_order: Some(x) } if *x == wo),
         "{repair:?}"
@@ -565,7 +569,13 @@ async fn prescriptive_flow_through_the_api() {
     // The automatic derate can be rolled back (normal load restored), once.
     let (_, actions) = call(&state, "GET", "/api/actions", None).await;
     hit("/api/actions");
-    let act = actions["actions"].as_array().unwrap().iter().find(|a| a["kind"] == "derate").unwrap().clone();
+    let act = actions["actions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["kind"] == "derate" && a["asset"] == "l1-hyd-motor")
+        .unwrap_or_else(|| panic!("{actions}"))
+        .clone();
     let aid = act["id"].as_str().unwrap();
     let (status, r) = call(&state, "POST", &format!("/api/actions/{aid}/rollback"), Some(json!({"user": "alice"}))).await;
     assert_eq!(status, StatusCode::OK, "{r}");
