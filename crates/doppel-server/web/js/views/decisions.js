@@ -114,10 +114,11 @@ export async function mount(el, ctx, params, query) {
       } finally { busy.delete(r.id); renderRecs(); }
     };
     const disabled = !user ? false : (!canApprove || busy.has(r.id));
-    wrap.append(note,
+    wrap.append(...[note,
       h('button', { type: 'button', class: 'primary approve', disabled, title: why || 'Approve: the twin carries it out (a repair becomes a work order)', onclick: () => act('approve') }, 'Approve'),
       h('button', { type: 'button', class: 'danger reject', disabled, title: why || 'Reject: nothing is done; the plan is re-optimised', onclick: () => act('reject') }, 'Reject'),
-      why ? h('p', { class: 'muted small' }, why, !user ? [' — ', h('button', { type: 'button', class: 'link', onclick: async () => { await ctx.askUser(); renderRecs(); } }, 'sign in')] : null) : null);
+      why ? h('p', { class: 'muted small' }, why, !user ? [' — ', h('button', { type: 'button', class: 'link', onclick: async () => { await ctx.askUser(); renderRecs(); } }, 'sign in')] : null) : null]
+      .filter(Boolean));
     return wrap;
   }
 
