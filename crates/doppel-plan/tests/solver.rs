@@ -57,16 +57,14 @@ fn lognormal(median: f64, sigma: f64) -> doppel_plan::RulDist {
     )
 }
 
-#[test]
-fn the_rul_distribution_matters_not_only_its_median() {
-    // Two identical motors on two identical lines, both with a median RUL of 120 h: one prediction is sharp, the
-    // other uncertain. The uncertain one is repaired earlier (its early failures are likely enough to pay for
-    // the life thrown away); a plan from the medians alone would treat them the same.
+/// A two-asset business of `lines` lines with no orders, windows or reroutes, line downtime at 1 500 per hour
+/// and every part in stock: only the decision under test matters.
+fn plain_business(seed: u64, lines: usize) -> doppel_plan::Business {
     let (mut business, _) = random(
-        3,
+        seed,
         InstanceSize {
             assets: 2,
-            lines: 2,
+            lines,
             crews: 3,
             horizon_h: 336.0,
             scenarios: 10,
@@ -83,6 +81,15 @@ fn the_rul_distribution_matters_not_only_its_median() {
     for p in &mut business.parts {
         p.on_hand = 5;
     }
+    business
+}
+
+#[test]
+fn the_rul_distribution_matters_not_only_its_median() {
+    // Two identical motors on two identical lines, both with a median RUL of 120 h: one prediction is sharp, the
+    // other uncertain. The uncertain one is repaired earlier (its early failures are likely enough to pay for
+    // the life thrown away); a plan from the medians alone would treat them the same.
+    let business = plain_business(3, 2);
     let asset = |id: &str, line: &str, rul| doppel_plan::AssetInput {
         id: id.into(),
         line: line.into(),
@@ -109,27 +116,7 @@ fn a_healthy_looking_component_is_not_replaced_in_case_when_the_model_would_flag
     // stops for "due" anyway, so replacing "healthy" in the same stop looks cheap against a 15 % risk of a
     // corrective repair. But the model flags failures 40–120 h ahead: those scenarios will be seen at a later
     // re-plan and repaired as planned, so the right plan leaves "healthy" running.
-    let (mut business, _) = random(
-        5,
-        InstanceSize {
-            assets: 2,
-            lines: 1,
-            crews: 3,
-            horizon_h: 336.0,
-            scenarios: 10,
-            degrading: 1.0,
-        },
-        NOW,
-    );
-    business.orders.clear();
-    business.windows.clear();
-    for l in &mut business.lines {
-        l.reroute.clear();
-        l.downtime_cost_per_h = 1500.0;
-    }
-    for p in &mut business.parts {
-        p.on_hand = 5;
-    }
+    let mut business = plain_business(5, 1);
     // Enough electricians on every shift for both jobs in one slot: only the decision is tested.
     for c in &mut business.crews {
         c.size = 3;
