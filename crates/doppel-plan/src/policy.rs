@@ -153,7 +153,7 @@ impl Policy {
                             p.derate * 100.0,
                             limit * 100.0
                         );
-                        if limit > 0.0 && !(rule.only_in_windows && !p.in_window) {
+                        if limit > 0.0 && (p.in_window || !rule.only_in_windows) {
                             return Decision::ExecuteLimited {
                                 rule: name,
                                 share: limit,

@@ -39,6 +39,9 @@ use crate::business::{Business, covered_hours};
 use crate::rul::RulDist;
 
 const NS_PER_H: f64 = 3_600.0 * 1e9;
+
+/// (index, hours): a late order's index and hours short, or a slot and its rerouted hours.
+pub(crate) type IndexHours = (usize, f64);
 const HOURS_PER_YEAR: f64 = 8_760.0;
 
 /// One asset to plan for.
@@ -623,7 +626,7 @@ impl Problem {
     /// Line-coupled costs: planned stops (`stop[s]` hours in slot s), rerouting, and late orders given the
     /// assets' own expected losses before each due date. Rerouting takes the stop's rerouteable share whenever it
     /// is cheaper than standing. Returns the costs, late orders (index, hours) and reroutes (slot, hours).
-    pub(crate) fn line_cost(&self, l: usize, stop: &[f64], own_loss: &[f64]) -> (Breakdown, Vec<(usize, f64)>, Vec<(usize, f64)>) {
+    pub(crate) fn line_cost(&self, l: usize, stop: &[f64], own_loss: &[f64]) -> (Breakdown, Vec<IndexHours>, Vec<IndexHours>) {
         let line = &self.lines[l];
         let mut c = Breakdown::default();
         let reroute = line.reroute_share > 0.0 && line.reroute_cost_h < line.cost_h;

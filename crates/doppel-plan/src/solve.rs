@@ -96,6 +96,8 @@ pub fn solve(p: &Problem, opts: SolveOptions) -> Solved {
 ///
 /// # Errors
 /// [`PlanError::Solver`] when the solver fails or finds no feasible plan within the time limit.
+// The model's constraints index several variable arrays by (asset, slot, crew) at once: index loops read best.
+#[allow(clippy::needless_range_loop)]
 pub fn solve_milp(p: &Problem, limit: Duration, warm: Option<&[Choice]>) -> Result<Solved, PlanError> {
     let start = Instant::now();
     let mut vars = ProblemVariables::new();
