@@ -44,6 +44,9 @@
 //! * [`factory`]: several lines with shared component supplies; capacity, demand and supply scenarios.
 //! * [`plant`]: lines of a `doppel_model::Plant` as simulation models, with documented defaults for what the
 //!   plant file does not say.
+//! * [`state`]: a line's state at the end of a run (units where they are, machines down or set up, sources'
+//!   campaigns, lots on hand), from which the next run continues: production simulated chunk by chunk, as the
+//!   live production twin does, with serial numbers and genealogy continuing across chunks.
 //!
 //! ## Determinism
 //!
@@ -93,6 +96,7 @@ pub mod results;
 pub mod rng;
 pub mod rootcause;
 pub mod schedule;
+pub mod state;
 pub mod stats;
 pub mod trace;
 pub mod whatif;
