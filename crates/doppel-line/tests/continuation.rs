@@ -236,7 +236,7 @@ fn line_1_in_short_chunks_keeps_a_consistent_genealogy() {
 fn line_1_in_chunks_produces_what_one_long_run_produces() {
     let line = example_l1();
     let sim = Simulator::new(&line).unwrap();
-    let reps = 8;
+    let reps = 20;
     let hours = 12.0;
     let mut whole = Vec::new();
     let mut parts = Vec::new();
