@@ -52,6 +52,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/ingest", post(ingest))
         .route("/api/stream", get(stream))
         .merge(crate::plan_api::routes())
+        .merge(crate::line_api::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

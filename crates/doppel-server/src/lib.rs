@@ -9,10 +9,12 @@
 //! [`app`] builds the router from an [`AppState`] so tests can call it in-process.
 
 pub mod api;
+pub mod line_api;
 pub mod live;
 pub mod models;
 pub mod plan_api;
 pub mod prescribe;
+pub mod production;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -78,6 +80,8 @@ pub struct ServerConfig {
     pub plan: prescribe::PlanSettings,
     /// Webhook (a CMMS) that receives work orders as they change state.
     pub webhook_url: Option<String>,
+    /// The production twin (line simulation in step with the plant, genealogy under `{data_dir}/trace`).
+    pub production: production::ProductionSettings,
 }
 
 /// Shared state of the running server.
@@ -98,6 +102,8 @@ pub struct AppState {
     pub model: Mutex<Option<models::LoadedModel>>,
     /// Plans, recommendations, work orders, executed actions and the audit log.
     pub prescribe: Mutex<prescribe::Prescriber>,
+    /// The production twin: simulated production of every line, genealogy and traceability.
+    pub production: production::Production,
 }
 
 /// A running server; dropping it does not stop the tasks (they end with the runtime).
@@ -122,6 +128,7 @@ pub fn build_state(
     let mut predict = doppel_twin::predict::PredictionEngine::new(&plant, None);
     live::restore_predictions(&mut predict, &ingestor)?;
     let (live, _) = broadcast::channel(4096);
+    let prod = production::Production::new(plant.clone());
     let state = Arc::new(AppState {
         plant,
         store,
@@ -134,6 +141,7 @@ pub fn build_state(
         predict: Mutex::new(predict),
         model: Mutex::new(None),
         prescribe: Mutex::new(prescribe::Prescriber::new(doppel_plan::Business::default(), prescribe::PlanSettings::default())),
+        production: prod,
     });
     Ok((state, rx))
 }
@@ -181,6 +189,15 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         p.connect(adapter, webhook, Some(audit));
     }
     tokio::spawn(prescribe::run(state.clone()));
+    if config.production.enabled {
+        let (st, dir, mut settings) = (state.clone(), config.data_dir.join("trace"), config.production.clone());
+        settings.retention = settings.retention.or(config.retention);
+        tokio::task::spawn_blocking(move || st.production.open(&dir, settings))
+            .await
+            .map_err(|e| ServerError::Config(e.to_string()))?
+            .map_err(|e| ServerError::Config(format!("production twin: {e}")))?;
+        tokio::spawn(production::run(state.clone()));
+    }
 
     let mqtt_addr = match &config.mqtt {
         MqttMode::Embedded { listen } => {

@@ -395,6 +395,11 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
         business: None,
         plan: doppel_server::prescribe::PlanSettings::default(),
         webhook_url: None,
+        // the end-to-end ingest path only: no production simulation beside it
+        production: doppel_server::production::ProductionSettings {
+            enabled: false,
+            ..Default::default()
+        },
     })
     .await?;
     let state = running.state.clone();
