@@ -708,9 +708,71 @@ impl TraceIndex {
     }
 }
 
+/// The benchmark line of the traceability target (`doppel bench trace`): cut (10 s, consuming one bar per unit
+/// from lots of `lot_size`) → mill with two parallel machines (18 s, spindle temperature and load measured on
+/// every unit, alarm above 47 °C) → wash (8 s, bath temperature) → inspect (6 s, a diameter that depends on
+/// the spindle temperature; ±12 µm). `lots` lots named `BAR-{tag}-{k:05}` are on hand at the start.
+pub fn reference_line(lots: u64, lot_size: u64, tag: &str) -> crate::config::LineConfig {
+    use crate::config::{ComponentSupply, Consumption, Effect, LineConfig, Lot, ProcessVar, QualityCheck, StationConfig};
+    use crate::dist::Dist;
+    let var = |name: &str, mean: f64, sd: f64, tau_s: f64, alarm_above: Option<f64>| ProcessVar {
+        name: name.into(),
+        mean,
+        sd,
+        tau_s,
+        drifts: vec![],
+        alarm_above,
+        alarm_below: None,
+    };
+    let mut cut = StationConfig::new("cut", Dist::LogNormal { mean: 10.0, cv: 0.1 }, 1);
+    cut.consumes = vec![Consumption {
+        component: "bar".into(),
+        per_unit: 1,
+    }];
+    let mut mill = StationConfig::new("mill", Dist::LogNormal { mean: 18.0, cv: 0.15 }, 2).with_buffer(Some(6));
+    mill.process_vars = vec![var("spindle_temp", 42.0, 2.0, 1800.0, Some(47.0)), var("spindle_load", 60.0, 5.0, 0.0, None)];
+    let mut wash = StationConfig::new("wash", Dist::Deterministic { value: 8.0 }, 1).with_buffer(Some(6));
+    wash.process_vars = vec![var("bath_temp", 55.0, 0.5, 3600.0, None)];
+    let inspect = StationConfig::new("inspect", Dist::Deterministic { value: 6.0 }, 1).with_buffer(Some(6));
+    let mut l = LineConfig::serial("bench", vec![cut, mill, wash, inspect]);
+    l.components = vec![ComponentSupply {
+        component: "bar".into(),
+        lots: (0..lots)
+            .map(|k| Lot {
+                id: format!("BAR-{tag}-{k:05}"),
+                quantity: lot_size,
+                arrival_s: 0.0,
+            })
+            .collect(),
+    }];
+    l.quality = vec![QualityCheck {
+        name: "diameter".into(),
+        at: "inspect".into(),
+        nominal: 0.0,
+        noise_sd: 3.0,
+        lower: -12.0,
+        upper: 12.0,
+        effects: vec![Effect {
+            station: "mill".into(),
+            var: "spindle_temp".into(),
+            coef: 1.5,
+        }],
+        on_fail: Default::default(),
+    }];
+    l
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reference_line_is_valid_and_paced_by_its_cut() {
+        let l = reference_line(3, 100, "t");
+        l.validate().unwrap();
+        let r = crate::simulate(&l, &crate::SimOptions::new(1, 3600.0, 0.0)).unwrap();
+        assert!(r.kpis.good + r.kpis.scrap > 300 && r.kpis.good + r.kpis.scrap < 370, "{:?}", r.kpis);
+    }
 
     fn log() -> TraceLog {
         TraceLog {

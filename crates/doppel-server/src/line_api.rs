@@ -113,6 +113,17 @@ impl Error {
     }
 }
 
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.1 {
+            Some(field) => write!(f, "{field}: {}", self.2),
+            None => write!(f, "{}", self.2),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
 impl IntoResponse for Error {
     fn into_response(self) -> Response {
         (self.0, Json(json!({"error": {"status": self.0.as_u16(), "field": self.1, "message": self.2}}))).into_response()
@@ -314,7 +325,7 @@ fn change_kinds() -> Value {
 fn factory_change_kinds() -> Value {
     json!([
         {"kind": "line", "fields": {"line": "line id", "change": "a line-level change (station ids as in the line)"}, "example": {"kind": "line", "line": "l1", "change": {"kind": "machines", "station": "l1-cnc", "count": 5}}},
-        {"kind": "copy_line", "fields": {"line": "line to copy", "id": "new line id"}, "example": {"kind": "copy_line", "line": "l3", "id": "l3b"}},
+        {"kind": "copy_line", "fields": {"line": "line to copy (its copy gets a supply of its own, delivered like the original's)", "id": "new line id"}, "example": {"kind": "copy_line", "line": "l3", "id": "l3b"}},
         {"kind": "add_line", "fields": {"config": "a full line configuration (LineConfig)"}},
         {"kind": "remove_line", "fields": {"line": "line id"}, "example": {"kind": "remove_line", "line": "l2"}},
         {"kind": "demand", "fields": {"line": "line id", "factor": "rate multiplier of a demand-driven source"}},
@@ -527,9 +538,10 @@ async fn whatif(State(state): State<Arc<AppState>>, b: axum::body::Bytes) -> Res
 // ---------------------------------------------------------------------------------------------------------
 // Factory
 
+/// A factory change as the API (and `doppel line factory --scenarios`) takes it.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
-enum FactoryChangeSpec {
+pub enum FactoryChangeSpec {
     Line { line: String, change: Change },
     CopyLine { line: String, id: String },
     AddLine { config: Box<LineConfig> },
@@ -540,9 +552,9 @@ enum FactoryChangeSpec {
 
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct FactoryScenarioSpec {
-    name: String,
-    changes: Vec<FactoryChangeSpec>,
+pub struct FactoryScenarioSpec {
+    pub name: String,
+    pub changes: Vec<FactoryChangeSpec>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -564,71 +576,16 @@ struct FactoryRequest {
     supply: Option<SupplySpec>,
 }
 
-/// The plant's production lines as a factory: live health, each line's blanks as a shared supply named
-/// `{line}-blank` with `on_hand` lots at the start and a delivery every `every_h` hours.
+/// The plant's production lines with their live health as a factory (see [`production::factory_of`]).
 pub fn plant_factory(state: &AppState, horizon_s: f64, on_hand: usize, every_h: Option<f64>) -> FactoryConfig {
-    let mut lines = Vec::new();
-    let mut shared = Vec::new();
-    for (id, cfg) in state.production.lines() {
-        let mut l = with_live_health(state, cfg);
-        for comp in std::mem::take(&mut l.components) {
-            let name = format!("{id}-{}", comp.component);
-            for s in &mut l.stations {
-                for c in &mut s.consumes {
-                    if c.component == comp.component {
-                        c.component = name.clone();
-                    }
-                }
-            }
-            let size = comp.lots.first().map_or(500, |x| x.quantity);
-            let b = l.design_bottleneck().unwrap_or(0);
-            let unit_s = l.capacity_cycle(b);
-            let every_s = every_h.map_or(size as f64 * unit_s / 1.1, |h| h * 3600.0).max(60.0);
-            let n = on_hand + (horizon_s / every_s).ceil() as usize + 1;
-            shared.push(doppel_line::config::ComponentSupply {
-                component: name.clone(),
-                lots: (0..n)
-                    .map(|k| doppel_line::config::Lot {
-                        id: format!("{name}-{:05}", k + 1),
-                        quantity: size,
-                        arrival_s: if k < on_hand { 0.0 } else { (k + 1 - on_hand) as f64 * every_s },
-                    })
-                    .collect(),
-            });
-        }
-        lines.push(l);
-    }
-    FactoryConfig {
-        id: state.plant.enterprise.clone(),
-        lines,
-        shared,
-    }
+    let lines = state.production.lines().iter().map(|(_, c)| with_live_health(state, c)).collect();
+    production::factory_of(lines, &state.plant.enterprise, horizon_s, on_hand, every_h)
 }
 
-async fn factory(State(state): State<Arc<AppState>>, b: axum::body::Bytes) -> Res<Json<Value>> {
-    let req: FactoryRequest = body(&b, false)?;
-    let reps = req.replications.unwrap_or(10);
-    let days = req.days.unwrap_or(7.0);
-    if req.scenarios.is_empty() {
-        return Err(Error::bad("scenarios", "at least one scenario"));
-    }
-    check_budget(reps, req.scenarios.len(), days)?;
-    let supply = req.supply.unwrap_or(SupplySpec {
-        on_hand_lots: None,
-        lot_every_h: None,
-    });
-    let on_hand = supply.on_hand_lots.unwrap_or(2);
-    if on_hand > 1000 {
-        return Err(Error::bad("supply.on_hand_lots", "at most 1000"));
-    }
-    if let Some(h) = supply.lot_every_h
-        && !(h.is_finite() && h > 0.0)
-    {
-        return Err(Error::bad("supply.lot_every_h", "must be > 0"));
-    }
-    let base = plant_factory(&state, days * 86_400.0, on_hand, supply.lot_every_h);
+/// The API's factory scenarios as [`FactoryScenario`]s on `base`, each checked against it; errors name the field.
+pub fn factory_scenarios(base: &FactoryConfig, specs: &[FactoryScenarioSpec]) -> Result<Vec<FactoryScenario>, Error> {
     let mut scenarios = Vec::new();
-    for (i, s) in req.scenarios.iter().enumerate() {
+    for (i, s) in specs.iter().enumerate() {
         let mut changes = Vec::new();
         for (j, c) in s.changes.iter().enumerate() {
             let f = format!("scenarios[{i}].changes[{j}]");
@@ -646,6 +603,23 @@ async fn factory(State(state): State<Arc<AppState>>, b: axum::body::Bytes) -> Re
                         .ok_or_else(|| Error::bad(&format!("{f}.line"), format!("unknown line '{line}'")))?;
                     if base.lines.iter().any(|l| l.id == *id) {
                         return Err(Error::bad(&format!("{f}.id"), format!("line '{id}' exists")));
+                    }
+                    // the copy gets a supply of its own, delivered like the original's
+                    let prefix = format!("{line}-");
+                    for st in &mut c.stations {
+                        for k in &mut st.consumes {
+                            if let Some(sup) = base.shared.iter().find(|x| x.component == k.component) {
+                                let own = k.component.strip_prefix(&prefix).unwrap_or(&k.component).to_string();
+                                if !c.components.iter().any(|x| x.component == own) {
+                                    let mut lots = sup.lots.clone();
+                                    for l in &mut lots {
+                                        l.id = format!("{id}-{}", l.id.strip_prefix(&prefix).unwrap_or(&l.id));
+                                    }
+                                    c.components.push(doppel_line::config::ComponentSupply { component: own.clone(), lots });
+                                }
+                                k.component = own;
+                            }
+                        }
                     }
                     c.id = id.clone();
                     FactoryChange::AddLine { config: c }
@@ -678,11 +652,37 @@ async fn factory(State(state): State<Arc<AppState>>, b: axum::body::Bytes) -> Re
                 }
             });
         }
-        if let Err(e) = doppel_line::factory::apply_factory(&base, &changes) {
+        if let Err(e) = doppel_line::factory::apply_factory(base, &changes) {
             return Err(Error::line(&format!("scenarios[{i}].changes."), e));
         }
         scenarios.push(FactoryScenario { name: s.name.clone(), changes });
     }
+    Ok(scenarios)
+}
+
+async fn factory(State(state): State<Arc<AppState>>, b: axum::body::Bytes) -> Res<Json<Value>> {
+    let req: FactoryRequest = body(&b, false)?;
+    let reps = req.replications.unwrap_or(10);
+    let days = req.days.unwrap_or(7.0);
+    if req.scenarios.is_empty() {
+        return Err(Error::bad("scenarios", "at least one scenario"));
+    }
+    check_budget(reps, req.scenarios.len(), days)?;
+    let supply = req.supply.unwrap_or(SupplySpec {
+        on_hand_lots: None,
+        lot_every_h: None,
+    });
+    let on_hand = supply.on_hand_lots.unwrap_or(2);
+    if on_hand > 1000 {
+        return Err(Error::bad("supply.on_hand_lots", "at most 1000"));
+    }
+    if let Some(h) = supply.lot_every_h
+        && !(h.is_finite() && h > 0.0)
+    {
+        return Err(Error::bad("supply.lot_every_h", "must be > 0"));
+    }
+    let base = plant_factory(&state, days * 86_400.0, on_hand, supply.lot_every_h);
+    let scenarios = factory_scenarios(&base, &req.scenarios)?;
     let wc = WhatIfConfig::new(reps, days * 86_400.0, 0.0, req.seed.unwrap_or(1));
     let started = std::time::Instant::now();
     let report = blocking(move || evaluate_factory(&base, &scenarios, &wc).map_err(|e| Error::line("", e))).await?;
@@ -753,19 +753,56 @@ async fn simulation(State(state): State<Arc<AppState>>, Path(line): Path<String>
 // ---------------------------------------------------------------------------------------------------------
 // Scheduling
 
+/// An order as the API (and `doppel line schedule --orders`) takes it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-struct OrderSpec {
-    id: String,
-    product: String,
-    quantity: u32,
+pub struct OrderSpec {
+    pub id: String,
+    pub product: String,
+    pub quantity: u32,
     /// Due in this many hours from now (plant time).
-    due_h: Option<f64>,
+    pub due_h: Option<f64>,
     /// Or an absolute due time (RFC 3339 or epoch milliseconds).
-    due: Option<String>,
+    pub due: Option<String>,
     #[serde(default)]
-    release_h: f64,
-    weight: Option<f64>,
+    pub release_h: f64,
+    pub weight: Option<f64>,
+}
+
+/// The orders for line `cfg`, times in seconds from `now_ns`; errors name the field.
+pub fn orders_of(cfg: &LineConfig, os: &[OrderSpec], now_ns: i64) -> Result<Vec<Order>, Error> {
+    if os.is_empty() || os.len() > LIMITS.orders {
+        return Err(Error::bad("orders", format!("between 1 and {} orders", LIMITS.orders)));
+    }
+    let mut orders = Vec::new();
+    for (i, o) in os.iter().enumerate() {
+        let due_s = match (o.due_h, &o.due) {
+            (Some(h), _) => h * 3600.0,
+            (None, Some(t)) => {
+                let ns = time::parse_user_time(t).ok_or_else(|| Error::bad(&format!("orders[{i}].due"), "not an RFC 3339 time nor epoch milliseconds"))?;
+                (ns - now_ns) as f64 * 1e-9
+            }
+            (None, None) => return Err(Error::bad(&format!("orders[{i}].due_h"), "give due_h (hours from now) or due (a time)")),
+        };
+        if !cfg.products.contains(&o.product) {
+            return Err(Error::bad(
+                &format!("orders[{i}].product"),
+                format!("line '{}' makes {}", cfg.id, cfg.products.join(", ")),
+            ));
+        }
+        if o.quantity == 0 || !due_s.is_finite() || !(o.release_h.is_finite() && o.release_h >= 0.0) {
+            return Err(Error::bad(&format!("orders[{i}]"), "quantity ≥ 1, a finite due date, release_h ≥ 0"));
+        }
+        orders.push(Order {
+            id: o.id.clone(),
+            product: o.product.clone(),
+            quantity: o.quantity,
+            release_s: o.release_h * 3600.0,
+            due_s,
+            weight: o.weight.unwrap_or(1.0),
+        });
+    }
+    Ok(orders)
 }
 
 #[derive(Debug, Deserialize)]
@@ -800,39 +837,7 @@ async fn schedule(State(state): State<Arc<AppState>>, Path(line): Path<String>, 
     let mut orders = Vec::new();
     let mut source = "request";
     match &req.orders {
-        Some(os) => {
-            if os.is_empty() || os.len() > LIMITS.orders {
-                return Err(Error::bad("orders", format!("between 1 and {} orders", LIMITS.orders)));
-            }
-            for (i, o) in os.iter().enumerate() {
-                let due_s = match (o.due_h, &o.due) {
-                    (Some(h), _) => h * 3600.0,
-                    (None, Some(t)) => {
-                        let ns =
-                            time::parse_user_time(t).ok_or_else(|| Error::bad(&format!("orders[{i}].due"), "not an RFC 3339 time nor epoch milliseconds"))?;
-                        (ns - plant_now) as f64 * 1e-9
-                    }
-                    (None, None) => return Err(Error::bad(&format!("orders[{i}].due_h"), "give due_h (hours from now) or due (a time)")),
-                };
-                if !cfg.products.contains(&o.product) {
-                    return Err(Error::bad(
-                        &format!("orders[{i}].product"),
-                        format!("line '{line}' makes {}", cfg.products.join(", ")),
-                    ));
-                }
-                if o.quantity == 0 || !due_s.is_finite() || !(o.release_h.is_finite() && o.release_h >= 0.0) {
-                    return Err(Error::bad(&format!("orders[{i}]"), "quantity ≥ 1, a finite due date, release_h ≥ 0"));
-                }
-                orders.push(Order {
-                    id: o.id.clone(),
-                    product: o.product.clone(),
-                    quantity: o.quantity,
-                    release_s: o.release_h * 3600.0,
-                    due_s,
-                    weight: o.weight.unwrap_or(1.0),
-                });
-            }
-        }
+        Some(os) => orders = orders_of(&cfg, os, plant_now)?,
         None => {
             source = "business data";
             let business = state.prescribe.lock().business.clone();

@@ -227,6 +227,52 @@ pub struct ChunkRecord {
 }
 
 impl ChunkRecord {
+    /// A record of a chunk of `line` that ran `[start_ns, end_ns)` from `serial_base`, its genealogy `log` and the
+    /// state it ended in (no machine inputs or alarms: add them to the public fields).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        line: &str,
+        chunk: u64,
+        start_ns: i64,
+        end_ns: i64,
+        seed: u64,
+        serial_base: u64,
+        next_lot: u64,
+        log: &TraceLog,
+        end_state: LineState,
+        good: u64,
+        scrap: u64,
+    ) -> ChunkRecord {
+        let mut stored = log.clone();
+        let units = stored.units.drain(..).map(|u| StoredUnit::of(&u)).collect::<Vec<_>>();
+        let continued = stored.continued.drain(..).map(|u| StoredUnit::of(&u)).collect();
+        ChunkRecord {
+            v: 1,
+            line: line.to_string(),
+            chunk,
+            start_ns,
+            end_ns,
+            seed,
+            serial_base,
+            next_serial: serial_base + units.len() as u64,
+            next_lot,
+            machines: Vec::new(),
+            alarms: Vec::new(),
+            open_alarms: Vec::new(),
+            good,
+            scrap,
+            units,
+            continued,
+            log: stored,
+            end_state,
+        }
+    }
+
+    /// Units made in this chunk.
+    pub fn units_made(&self) -> usize {
+        self.units.len()
+    }
+
     /// The chunk's genealogy log.
     pub fn trace_log(&self) -> TraceLog {
         let mut log = self.log.clone();
@@ -284,6 +330,37 @@ impl TraceFile {
     /// whose newest chunk ended before `keep_after_ns`.
     pub fn open(dir: &Path, keep_after_ns: Option<i64>) -> Result<(TraceFile, Vec<ChunkRecord>, Recovery), ProductionError> {
         std::fs::create_dir_all(dir).map_err(io(dir))?;
+        let (records, rec, kept) = TraceFile::scan(dir, true, keep_after_ns)?;
+        let number = kept.last().copied().unwrap_or(1);
+        let path = dir.join(TraceFile::name(number));
+        let existed = path.exists();
+        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
+        if !existed {
+            sync_dir(dir)?;
+        }
+        let bytes = file.metadata().map_err(io(&path))?.len();
+        Ok((
+            TraceFile {
+                dir: dir.to_path_buf(),
+                file,
+                path,
+                number,
+                bytes,
+            },
+            records,
+            rec,
+        ))
+    }
+
+    /// Reads every record without changing anything (a torn tail is skipped, not cut off; nothing is removed):
+    /// for tools reading a stopped server's data directory.
+    pub fn read(dir: &Path) -> Result<(Vec<ChunkRecord>, Recovery), ProductionError> {
+        let (records, rec, _) = TraceFile::scan(dir, false, None)?;
+        Ok((records, rec))
+    }
+
+    /// Reads the files in order; with `repair`, cuts off a torn tail and applies retention.
+    fn scan(dir: &Path, repair: bool, keep_after_ns: Option<i64>) -> Result<(Vec<ChunkRecord>, Recovery, Vec<u64>), ProductionError> {
         let mut numbers: Vec<u64> = std::fs::read_dir(dir)
             .map_err(io(dir))?
             .filter_map(|e| e.ok())
@@ -330,11 +407,13 @@ impl TraceFile {
             }
             if last_file && good_end < text.len() {
                 // a torn tail: bad records (or a partial one) after the last good record
-                let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
-                f.set_len(good_end as u64).map_err(io(&path))?;
-                f.sync_all().map_err(io(&path))?;
+                if repair {
+                    let f = std::fs::OpenOptions::new().write(true).open(&path).map_err(io(&path))?;
+                    f.set_len(good_end as u64).map_err(io(&path))?;
+                    f.sync_all().map_err(io(&path))?;
+                    tracing::warn!(file = %path.display(), bytes = text.len() - good_end, "genealogy: torn last record cut off");
+                }
                 rec.truncated_bytes += (text.len() - good_end) as u64;
-                tracing::warn!(file = %path.display(), bytes = text.len() - good_end, "genealogy: torn last record cut off");
             } else {
                 rec.corrupt_records += pending_bad + usize::from(good_end < text.len() && pending_bad == 0);
                 if pending_bad > 0 || good_end < text.len() {
@@ -342,7 +421,7 @@ impl TraceFile {
                 }
             }
             let newest = file_records.iter().map(|r: &ChunkRecord| r.end_ns).max();
-            if let (Some(keep), Some(newest)) = (keep_after_ns, newest)
+            if let (true, Some(keep), Some(newest)) = (repair, keep_after_ns, newest)
                 && newest < keep
                 && !last_file
             {
@@ -358,25 +437,7 @@ impl TraceFile {
         if rec.removed_files > 0 {
             sync_dir(dir)?;
         }
-        let number = kept.last().copied().unwrap_or(1);
-        let path = dir.join(TraceFile::name(number));
-        let existed = path.exists();
-        let file = std::fs::OpenOptions::new().create(true).append(true).open(&path).map_err(io(&path))?;
-        if !existed {
-            sync_dir(dir)?;
-        }
-        let bytes = file.metadata().map_err(io(&path))?.len();
-        Ok((
-            TraceFile {
-                dir: dir.to_path_buf(),
-                file,
-                path,
-                number,
-                bytes,
-            },
-            records,
-            rec,
-        ))
+        Ok((records, rec, kept))
     }
 
     /// Appends one record durably.
@@ -915,6 +976,39 @@ impl Production {
             .retention
             .map(|r| doppel_model::time::now() - i64::try_from(r.as_nanos()).unwrap_or(i64::MAX));
         let (file, records, recovery) = TraceFile::open(dir, keep_after)?;
+        self.apply_records(records, &settings);
+        let mut rt = self.runtime.lock();
+        rt.file = Some(file);
+        rt.recovery = recovery.clone();
+        drop(rt);
+        *self.settings.write() = settings;
+        tracing::info!(
+            records = recovery.records,
+            units = self.traces.read().units(),
+            truncated_bytes = recovery.truncated_bytes,
+            corrupt = recovery.corrupt_records,
+            "production twin: genealogy restored"
+        );
+        Ok(recovery)
+    }
+
+    /// The genealogy of a stopped server's `{data_dir}/trace`, read without changing it (no production runs).
+    pub fn read_only(plant: Arc<Plant>, dir: &Path) -> Result<(Production, Recovery), ProductionError> {
+        let (records, recovery) = TraceFile::read(dir)?;
+        let p = Production::new(plant);
+        let settings = ProductionSettings {
+            enabled: false,
+            max_indexed_units: usize::MAX,
+            ..ProductionSettings::default()
+        };
+        p.apply_records(records, &settings);
+        p.runtime.lock().recovery = recovery.clone();
+        *p.settings.write() = settings;
+        Ok((p, recovery))
+    }
+
+    /// Rebuilds the index and every line's state from `records` (in order).
+    fn apply_records(&self, records: Vec<ChunkRecord>, settings: &ProductionSettings) {
         let mut traces = Traces::new(&self.plant, &self.lines, settings.max_indexed_units);
         let mut rt = self.runtime.lock();
         let mut last_end: HashMap<String, i64> = HashMap::new();
@@ -959,18 +1053,7 @@ impl Production {
             }
         }
         traces.evict();
-        rt.file = Some(file);
-        rt.recovery = recovery.clone();
         *self.traces.write() = traces;
-        *self.settings.write() = settings;
-        tracing::info!(
-            records = recovery.records,
-            units = self.traces.read().units(),
-            truncated_bytes = recovery.truncated_bytes,
-            corrupt = recovery.corrupt_records,
-            "production twin: genealogy restored"
-        );
-        Ok(recovery)
     }
 
     /// The current state of a line (end of its last chunk) and when that was.
@@ -1046,6 +1129,47 @@ pub fn with_current_state(cfg: &LineConfig, st: Option<&LineState>) -> LineConfi
         }
     }
     out
+}
+
+/// `lines` as a factory whose lines draw their components from shared supplies named `{line}-{component}`
+/// (the plant builder's `blank`s: `l1-blank`, lots `l1-blank-00001`…): `on_hand` lots at the start, then a
+/// delivery every `every_h` hours (default: a lot's worth of the line's design rate, 10 % ahead), enough for
+/// `horizon_s`. Lot delays ([`doppel_line::factory::FactoryChange::LotDelay`]) then act on a line's supply.
+pub fn factory_of(lines: Vec<LineConfig>, id: &str, horizon_s: f64, on_hand: usize, every_h: Option<f64>) -> doppel_line::factory::FactoryConfig {
+    let mut out = Vec::new();
+    let mut shared = Vec::new();
+    for mut l in lines {
+        for comp in std::mem::take(&mut l.components) {
+            let name = format!("{}-{}", l.id, comp.component);
+            for s in &mut l.stations {
+                for c in &mut s.consumes {
+                    if c.component == comp.component {
+                        c.component = name.clone();
+                    }
+                }
+            }
+            let size = comp.lots.first().map_or(500, |x| x.quantity);
+            let unit_s = l.design_bottleneck().map_or(60.0, |b| l.capacity_cycle(b));
+            let every_s = every_h.map_or(size as f64 * unit_s / 1.1, |h| h * 3600.0).max(60.0);
+            let n = on_hand + (horizon_s / every_s).ceil() as usize + 1;
+            shared.push(doppel_line::config::ComponentSupply {
+                component: name.clone(),
+                lots: (0..n)
+                    .map(|k| Lot {
+                        id: format!("{name}-{:05}", k + 1),
+                        quantity: size,
+                        arrival_s: if k < on_hand { 0.0 } else { (k + 1 - on_hand) as f64 * every_s },
+                    })
+                    .collect(),
+            });
+        }
+        out.push(l);
+    }
+    doppel_line::factory::FactoryConfig {
+        id: id.to_string(),
+        lines: out,
+        shared,
+    }
 }
 
 /// The stored series of a machine's running signal (else its first signal).
@@ -1382,30 +1506,23 @@ fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool
     let log = run.trace.clone().unwrap_or_default();
     let end_state = run.end_state.clone().unwrap_or_default();
     let (alarms, open_after) = alarm_spans(state, &id, &open_alarms, start, end)?;
-    let next_serial = serial_base + log.units.len() as u64;
-    let mut stored_log = log.clone();
-    let units: Vec<StoredUnit> = stored_log.units.drain(..).map(|u| StoredUnit::of(&u)).collect();
-    let continued: Vec<StoredUnit> = stored_log.continued.drain(..).map(|u| StoredUnit::of(&u)).collect();
-    let record = ChunkRecord {
-        v: 1,
-        line: id.clone(),
+    let mut record = ChunkRecord::new(
+        &id,
         chunk,
-        start_ns: start,
-        end_ns: end,
+        start,
+        end,
         seed,
         serial_base,
-        next_serial,
         next_lot,
-        machines: machine_inputs.clone(),
-        alarms: alarms.clone(),
-        open_alarms: open_after.clone(),
-        good: run.kpis.good,
-        scrap: run.kpis.scrap,
-        units,
-        continued,
-        log: stored_log,
-        end_state: end_state.clone(),
-    };
+        &log,
+        end_state.clone(),
+        run.kpis.good,
+        run.kpis.scrap,
+    );
+    record.machines = machine_inputs.clone();
+    record.alarms = alarms.clone();
+    record.open_alarms = open_after.clone();
+    let next_serial = record.next_serial;
     // durable before it counts
     {
         let mut rt = prod.runtime.lock();

@@ -3,6 +3,8 @@
 mod bench;
 mod diagnose;
 mod learn;
+mod line;
+mod linebench;
 mod plantfleet;
 mod policy;
 mod publisher;
@@ -53,7 +55,8 @@ enum Command {
     Check(CheckArgs),
     /// Read stored data from a data directory (the server must not be running on it).
     Query(query::QueryArgs),
-    /// Benchmarks (store ingest vs PostgreSQL COPY, history query, MQTT end-to-end path, vibration signal processing).
+    /// Benchmarks (store ingest vs PostgreSQL COPY, history query, MQTT end-to-end path, vibration signal processing,
+    /// maintenance policies, the planner, line what-if speed, traceability).
     Bench(bench::BenchArgs),
     /// Diagnose a vibration recording (.npz/.npy/.csv): bearing defect, unbalance or misalignment, ISO 10816-3 zone.
     Diagnose(diagnose::DiagnoseArgs),
@@ -62,6 +65,9 @@ enum Command {
     Learn(learn::LearnArgs),
     /// The audit log of decisions and actions (approvals, automatic actions, commands, work orders).
     Audit(AuditArgs),
+    /// Line, product and factory twins on a plant file, offline: simulate a line, what-if with confidence
+    /// intervals, order sequencing, energy, factory scenarios; root cause from a stopped server's genealogy.
+    Line(line::LineArgs),
 }
 
 #[derive(Args, Clone)]
@@ -255,6 +261,7 @@ fn main() -> Result<()> {
         Command::Diagnose(a) => diagnose::run(a),
         Command::Learn(a) => learn::run(a),
         Command::Audit(a) => audit(&a),
+        Command::Line(a) => line::run(a),
         Command::Sim(a) => runtime()?.block_on(simrun::run(a)),
         Command::Serve(a) => runtime()?.block_on(serve(a)),
         Command::Demo(a) => runtime()?.block_on(demo(a)),
