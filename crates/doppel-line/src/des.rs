@@ -146,13 +146,15 @@ struct RMachine {
     alarm_for: Option<f64>,
 }
 
+/// A restored source: (index, campaign (product, left), next arrival, arrivals).
+type RSource = (usize, Option<(u16, u32)>, Option<f64>, u64);
+
 /// A [`LineState`] checked against a model, with names resolved to indices.
 #[derive(Debug, Clone)]
 struct Restore {
     units: Vec<RUnit>,
     machines: Vec<RMachine>,
-    /// (source, campaign (product, left), next arrival, arrivals)
-    sources: Vec<(usize, Option<(u16, u32)>, Option<f64>, u64)>,
+    sources: Vec<RSource>,
 }
 
 impl Restore {

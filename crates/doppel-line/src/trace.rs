@@ -768,7 +768,7 @@ mod tests {
 
     #[test]
     fn the_reference_line_is_valid_and_paced_by_its_cut() {
-        let l = reference_line(3, 100, "t");
+        let l = reference_line(10, 100, "t");
         l.validate().unwrap();
         let r = crate::simulate(&l, &crate::SimOptions::new(1, 3600.0, 0.0)).unwrap();
         assert!(r.kpis.good + r.kpis.scrap > 300 && r.kpis.good + r.kpis.scrap < 370, "{:?}", r.kpis);

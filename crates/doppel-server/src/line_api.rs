@@ -1132,9 +1132,8 @@ async fn energy_whatif(State(state): State<Arc<AppState>>, Path(line): Path<Stri
     let mut calendars = Vec::new();
     for (i, s) in shifts.iter().enumerate() {
         let d = s.days_per_week.unwrap_or(5);
-        if !(s.start_h.is_finite() && s.end_h.is_finite() && s.start_h >= 0.0 && s.start_h < 24.0 && s.end_h > s.start_h && s.end_h - s.start_h <= 24.0)
-            || !(1..=7).contains(&d)
-        {
+        let ok = (0.0..24.0).contains(&s.start_h) && s.end_h.is_finite() && s.end_h > s.start_h && s.end_h - s.start_h <= 24.0 && (1..=7).contains(&d);
+        if !ok {
             return Err(Error::bad(
                 &format!("shifts[{i}]"),
                 "0 ≤ start_h < 24, start_h < end_h ≤ start_h + 24, 1–7 days a week",
@@ -1231,11 +1230,19 @@ async fn root_cause(State(state): State<Arc<AppState>>, Path(line): Path<String>
         })
     })
     .await?;
-    let top = report.candidates.first().map(|c| c.name.clone());
+    // the first candidate is named the cause only when its association is significant
+    let top = report.candidates.first().filter(|c| c.significant).map(|c| c.name.clone());
+    let note = if report.excursion_bins == 0 {
+        Some(format!("no unit failed '{check}' among the {units} analysed: nothing to explain"))
+    } else if top.is_none() {
+        Some("no variable is significantly associated with the failures (Holm-adjusted p < 0.05)".to_string())
+    } else {
+        None
+    };
     Ok(Json(json!({
         "line": line, "check": check, "spec": {"lower": qc.lower, "upper": qc.upper, "at": qc.at},
         "method": "unit by unit from genealogy: standardised mean difference of each process variable between failed and passed units, circular-shift permutation p-values, Holm correction",
-        "units": units, "failed": report.excursion_bins, "top": top,
+        "units": units, "failed": report.excursion_bins, "top": top, "note": note,
         "candidates": report.candidates,
     })))
 }

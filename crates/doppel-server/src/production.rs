@@ -218,6 +218,9 @@ pub struct ChunkRecord {
     pub alarms: Vec<AlarmSpan>,
     /// Twin alarms still open at the end: (asset, signal, since).
     pub open_alarms: Vec<(String, String, i64)>,
+    /// The process variables' references (station, variable, value) the chunk used.
+    #[serde(default)]
+    pub references: Vec<(String, String, f64)>,
     pub good: u64,
     pub scrap: u64,
     units: Vec<StoredUnit>,
@@ -259,6 +262,7 @@ impl ChunkRecord {
             machines: Vec::new(),
             alarms: Vec::new(),
             open_alarms: Vec::new(),
+            references: Vec::new(),
             good,
             scrap,
             units,
@@ -822,6 +826,8 @@ struct LineRun {
     scrap: u64,
     last_chunk: Option<ChunkSummary>,
     open: OpenSegment,
+    /// The calibrated reference of each station's process variables (per station, per variable).
+    reference: Option<Vec<Vec<Option<f64>>>>,
 }
 
 /// The logs and alarm spans of a line's open index segment (only the production task touches them).
@@ -928,6 +934,7 @@ impl Production {
                 scrap: 0,
                 last_chunk: None,
                 open: OpenSegment::default(),
+                reference: None,
             })
             .collect();
         Production {
@@ -1024,6 +1031,7 @@ impl Production {
             run.scrap = 0;
             run.last_chunk = None;
             run.open = OpenSegment::default();
+            run.reference = None;
         }
         for r in records {
             rt.next_serial = rt.next_serial.max(r.next_serial);
@@ -1036,6 +1044,9 @@ impl Production {
             run.chunks = r.chunk;
             run.next_lot = r.next_lot;
             run.open_alarms = r.open_alarms.clone();
+            if !r.references.is_empty() {
+                run.reference = Some(unflatten(&run.base, &r.references));
+            }
             run.made += r.units.len() as u64;
             run.good += r.good;
             run.scrap += r.scrap;
@@ -1215,6 +1226,12 @@ fn first_data(state: &AppState, cfg: &LineConfig, from: i64, to: i64) -> Option<
     first
 }
 
+/// A measured signal as (offset s, value) bins, each holding until the next.
+type Bins = Vec<(f64, f64)>;
+
+/// Twin alarms open at a moment: (asset, signal, since).
+type OpenAlarms = Vec<(String, String, i64)>;
+
 /// Width of the bins in which measured process signals become process conditions, seconds.
 pub const CONDITION_BIN_S: f64 = 60.0;
 
@@ -1266,13 +1283,7 @@ fn down_share(state: &AppState, ai: usize, t0: i64, t1: i64) -> Option<f64> {
 
 /// Alarm intervals of the line's assets in `[t0, t1)` from the stored alert events, continuing the alarms open
 /// at `t0`; returns the spans and the alarms still open at `t1`.
-fn alarm_spans(
-    state: &AppState,
-    line: &str,
-    open: &[(String, String, i64)],
-    t0: i64,
-    t1: i64,
-) -> Result<(Vec<AlarmSpan>, Vec<(String, String, i64)>), ProductionError> {
+fn alarm_spans(state: &AppState, line: &str, open: &[(String, String, i64)], t0: i64, t1: i64) -> Result<(Vec<AlarmSpan>, OpenAlarms), ProductionError> {
     let assets: Vec<String> = state.plant.line(line).map(|l| l.assets.clone()).unwrap_or_default();
     let evs = state.store.query_events(&doppel_store::EventFilter {
         start: t0,
@@ -1320,6 +1331,30 @@ fn alarm_spans(
     Ok((spans, open.into_iter().map(|((a, s), t)| (a, s, t)).collect()))
 }
 
+fn flatten(cfg: &LineConfig, reference: &[Vec<Option<f64>>]) -> Vec<(String, String, f64)> {
+    let mut out = Vec::new();
+    for (si, st) in cfg.stations.iter().enumerate() {
+        for (vi, v) in st.process_vars.iter().enumerate() {
+            if let Some(r) = reference.get(si).and_then(|x| x.get(vi)).copied().flatten() {
+                out.push((st.id.clone(), v.name.clone(), r));
+            }
+        }
+    }
+    out
+}
+
+fn unflatten(cfg: &LineConfig, refs: &[(String, String, f64)]) -> Vec<Vec<Option<f64>>> {
+    cfg.stations
+        .iter()
+        .map(|st| {
+            st.process_vars
+                .iter()
+                .map(|v| refs.iter().find(|r| r.0 == st.id && r.1 == v.name).map(|r| r.2))
+                .collect()
+        })
+        .collect()
+}
+
 /// Simulates every line that is due (blocking: run it on a blocking thread). Returns the chunks made.
 pub fn step(state: &AppState) -> Result<usize, ProductionError> {
     let prod = &state.production;
@@ -1357,7 +1392,7 @@ pub fn catch_up(state: &AppState) -> Result<usize, ProductionError> {
 
 fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool, ProductionError> {
     let prod = &state.production;
-    let (id, base, prev_end, prev_state, chunk, next_lot, open_alarms, k) = {
+    let (id, base, prev_end, prev_state, chunk, next_lot, open_alarms, k, reference) = {
         let rt = prod.runtime.lock();
         if rt.file.is_none() {
             return Err(ProductionError::NotOpen);
@@ -1372,6 +1407,7 @@ fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool
             r.next_lot,
             r.open_alarms.clone(),
             r.k,
+            r.reference.clone(),
         )
     };
     let Some(now) = plant_now(state, &base) else { return Ok(false) };
@@ -1418,9 +1454,56 @@ fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool
             }
         }
     }
+    // the measured process signals, per station, machine and variable
+    let mut measured: Vec<Vec<Vec<Bins>>> = Vec::new();
+    let mut mi = 0;
+    for st in &cfg.stations {
+        let mut per_machine = Vec::new();
+        for _ in &st.machines {
+            let ai = inputs[mi].0;
+            mi += 1;
+            let vars = st
+                .process_vars
+                .iter()
+                .map(|v| {
+                    let mut bins = signal_bins(state, ai, &v.name, start, end);
+                    if bins.is_empty() {
+                        let twins = state.twins.lock();
+                        if let Some(x) = twins
+                            .asset_state(ai)
+                            .and_then(|a| a.signals.iter().find(|x| x.name == v.name).and_then(|x| x.last_value))
+                        {
+                            bins.push((0.0, x));
+                        }
+                    }
+                    bins
+                })
+                .collect();
+            per_machine.push(vars);
+        }
+        measured.push(per_machine);
+    }
+    // the reference of each variable (what quality effects read deviations from): calibrated from the first
+    // chunk with data of that variable, the mean over the station's machines; the builder's value until then
+    let mut reference = reference.unwrap_or_else(|| cfg.stations.iter().map(|st| vec![None; st.process_vars.len()]).collect());
+    for (si, st) in cfg.stations.iter().enumerate() {
+        for vi in 0..st.process_vars.len() {
+            if reference[si][vi].is_none() {
+                let vals: Vec<f64> = measured[si].iter().flat_map(|m| m[vi].iter().map(|x| x.1)).collect();
+                if !vals.is_empty() {
+                    reference[si][vi] = Some(vals.iter().sum::<f64>() / vals.len() as f64);
+                }
+            }
+        }
+    }
     let mut machine_inputs = Vec::new();
     let mut mi = 0;
-    for st in &mut cfg.stations {
+    for (si, st) in cfg.stations.iter_mut().enumerate() {
+        for (vi, v) in st.process_vars.iter_mut().enumerate() {
+            if let Some(r) = reference.get(si).and_then(|x| x.get(vi)).copied().flatten() {
+                v.mean = r;
+            }
+        }
         let names: Vec<String> = st.process_vars.iter().map(|v| v.name.clone()).collect();
         let means: Vec<f64> = st.process_vars.iter().map(|v| v.mean).collect();
         for (k, m) in st.machines.iter_mut().enumerate() {
@@ -1432,16 +1515,7 @@ fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool
             }
             let mut conditions = Vec::new();
             for (vi, name) in names.iter().enumerate() {
-                let mut bins = signal_bins(state, ai, name, start, end);
-                if bins.is_empty() {
-                    let twins = state.twins.lock();
-                    if let Some(v) = twins
-                        .asset_state(ai)
-                        .and_then(|a| a.signals.iter().find(|x| x.name == *name).and_then(|x| x.last_value))
-                    {
-                        bins.push((0.0, v));
-                    }
-                }
+                let bins = &measured[si][k][vi];
                 // each bin's value holds until the next: the measured condition when a unit starts
                 for (b, &(from, v)) in bins.iter().enumerate() {
                     let to = bins.get(b + 1).map_or(len_s + 1.0, |x| x.0);
@@ -1478,14 +1552,17 @@ fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool
         let first = &cfg.stations[0];
         let per_unit = f64::from(first.consumes.iter().find(|c| c.component == comp.component).map_or(1, |c| c.per_unit));
         let rate = first.machines.len() as f64 / first.cycle.mean().max(1e-3);
-        let need = (len_s * rate * per_unit * 1.5 / size as f64).ceil() as u64 + 1;
-        for _ in 0..need {
+        // enough on hand for the chunk at half again the first station's mean rate
+        let need = (len_s * rate * per_unit * 1.5).ceil() as u64 + size;
+        let mut have: u64 = lots.iter().map(|l| l.quantity).sum();
+        while have < need {
             lots.push(Lot {
                 id: lot_id(&id, next_lot),
                 quantity: size,
                 arrival_s: 0.0,
             });
             next_lot += 1;
+            have += size;
         }
         comp.lots = lots;
     }
@@ -1522,6 +1599,7 @@ fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool
     record.machines = machine_inputs.clone();
     record.alarms = alarms.clone();
     record.open_alarms = open_after.clone();
+    record.references = flatten(&base, &reference);
     let next_serial = record.next_serial;
     // durable before it counts
     {
@@ -1535,6 +1613,7 @@ fn step_line(state: &AppState, s: &ProductionSettings, li: usize) -> Result<bool
         r.chunks = chunk;
         r.next_lot = next_lot;
         r.open_alarms = open_after;
+        r.reference = Some(reference);
         r.made += log.units.len() as u64;
         r.good += run.kpis.good;
         r.scrap += run.kpis.scrap;
@@ -1600,6 +1679,7 @@ mod tests {
             machines: Vec::new(),
             alarms: Vec::new(),
             open_alarms: Vec::new(),
+            references: Vec::new(),
             good: 0,
             scrap: 0,
             units: vec![StoredUnit(1, 0, 0, Some(1.0), None, false)],
@@ -1630,7 +1710,7 @@ mod tests {
         assert_eq!(recs.iter().map(|r| r.chunk).collect::<Vec<_>>(), vec![1, 2, 3]);
         assert_eq!(rec.truncated_bytes as usize, half.len());
         assert_eq!(std::fs::metadata(&path).unwrap().len() as usize, whole);
-        assert_eq!(recs[0].trace_log().units[0].exit_s.is_nan(), true);
+        assert!(recs[0].trace_log().units[0].exit_s.is_nan());
         f.append(&record("l1", 4)).unwrap();
         drop(f);
         // a bad record in the middle is skipped, the rest kept

@@ -304,7 +304,8 @@ pub fn run(a: LineArgs) -> Result<()> {
             if sc.is_empty() {
                 bail!("no scenario: give --speed, --machines, --buffer or --scenarios");
             }
-            if !(2..=200).contains(&replications) || !(days > 0.0 && days <= 90.0) {
+            let ok = (2..=200).contains(&replications) && days > 0.0 && days <= 90.0;
+            if !ok {
                 bail!("--replications must be 2–200 and --days in (0, 90]");
             }
             let mut wc = WhatIfConfig::new(replications, days * 86_400.0, warmup_h * 3600.0, seed);
@@ -458,7 +459,7 @@ pub fn run(a: LineArgs) -> Result<()> {
                             .split_once('=')
                             .with_context(|| format!("--shifts: expected NAME=START-END, got '{item}'"))?;
                         let (a, b) = span(sp, "--shifts")?;
-                        if !(a >= 0.0 && a < 24.0 && b > a && b - a <= 24.0) {
+                        if !((0.0..24.0).contains(&a) && b > a && b - a <= 24.0) {
                             bail!("--shifts: '{item}' needs 0 ≤ start < 24 and start < end ≤ start + 24");
                         }
                         named.push((name.to_string(), Calendar::daily(5, a, b)));
