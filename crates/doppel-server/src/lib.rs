@@ -190,13 +190,17 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
     }
     tokio::spawn(prescribe::run(state.clone()));
     if config.production.enabled {
+        // Rebuilding the genealogy index can take seconds: the server answers meanwhile (genealogy: 503).
         let (st, dir, mut settings) = (state.clone(), config.data_dir.join("trace"), config.production.clone());
         settings.retention = settings.retention.or(config.retention);
-        tokio::task::spawn_blocking(move || st.production.open(&dir, settings))
-            .await
-            .map_err(|e| ServerError::Config(e.to_string()))?
-            .map_err(|e| ServerError::Config(format!("production twin: {e}")))?;
-        tokio::spawn(production::run(state.clone()));
+        tokio::spawn(async move {
+            let s2 = st.clone();
+            match tokio::task::spawn_blocking(move || s2.production.open(&dir, settings)).await {
+                Ok(Ok(_)) => production::run(st).await,
+                Ok(Err(e)) => tracing::error!(error = %e, "production twin not started"),
+                Err(e) => tracing::error!(error = %e, "production twin not started"),
+            }
+        });
     }
 
     let mqtt_addr = match &config.mqtt {

@@ -119,6 +119,12 @@ fn the_demo_produces_units_whose_genealogy_answers_both_ways_and_survives_kill_9
     let before = d.get(&format!("/api/trace/units/{serial}"));
     let next_before = d.get("/api/production")["next_serial"].as_u64().unwrap();
     d.crash_and_restart();
+    // the index is rebuilt in the background after the server answers
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while http(d.http, "GET", &format!("/api/trace/units/{serial}"), None).0 == 503 {
+        assert!(Instant::now() < deadline, "genealogy not back within 30 s; log: {}", log(&dir));
+        std::thread::sleep(Duration::from_millis(100));
+    }
     assert_eq!(d.get(&format!("/api/trace/units/{serial}")), before);
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
