@@ -15,7 +15,7 @@
 //! `departure_rate_per_s` and `sojourn_mean_s` up to the edge effect of units present at the warm-up.
 
 use std::cmp::Ordering;
-use std::collections::{BinaryHeap, VecDeque};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 
 use serde::{Deserialize, Serialize};
 
@@ -24,6 +24,7 @@ use crate::bottleneck::active_period_method;
 use crate::config::{CArrivals, Disposition, LineConfig, Model, Target, Window};
 use crate::results::{Buckets, LineKpis, Oee, OrderResult, ProductResult, RunResult, SourceResult, StateTimes, StationResult};
 use crate::rng::{Rng, purpose};
+use crate::state::{Carried, LineState, LotState, MachineState, Place, SourceState, UnitState};
 use crate::trace::{AlarmRecord, TraceLog, VisitRecord};
 
 /// How to run.
@@ -46,6 +47,10 @@ pub struct SimOptions {
     /// First serial number.
     #[serde(default)]
     pub serial_base: u64,
+    /// Report the line's state at the horizon ([`RunResult::end_state`]), to continue from it
+    /// ([`Simulator::run_from`]).
+    #[serde(default)]
+    pub end_state: bool,
 }
 
 impl SimOptions {
@@ -58,6 +63,7 @@ impl SimOptions {
             bucket_s: None,
             start_ns: 0,
             serial_base: 0,
+            end_state: false,
         }
     }
 }
@@ -75,6 +81,20 @@ impl Simulator {
 
     /// One run. Deterministic: the same configuration and options give the same result.
     pub fn run(&self, opts: &SimOptions) -> Result<RunResult, LineError> {
+        self.check(opts)?;
+        Ok(Engine::new(&self.model, opts).run(None))
+    }
+
+    /// One run that continues from `state` (a previous run's [`RunResult::end_state`], see [`crate::state`]):
+    /// its units, machines and sources as they were, this run's time 0 being that run's horizon.
+    /// `opts.serial_base` must exceed every serial number in `state`.
+    pub fn run_from(&self, opts: &SimOptions, state: &LineState) -> Result<RunResult, LineError> {
+        self.check(opts)?;
+        let restore = Restore::compile(&self.model, state, opts)?;
+        Ok(Engine::new(&self.model, opts).run(Some(restore)))
+    }
+
+    fn check(&self, opts: &SimOptions) -> Result<(), LineError> {
         if !(opts.horizon_s.is_finite() && opts.horizon_s > 0.0 && opts.warmup_s >= 0.0 && opts.warmup_s < opts.horizon_s) {
             return Err(LineError::invalid("options", "need 0 ≤ warmup < horizon, finite"));
         }
@@ -83,13 +103,200 @@ impl Simulator {
         {
             return Err(LineError::invalid("options.bucket_s", "must be > 0 and give fewer than 10⁷ buckets"));
         }
-        Ok(Engine::new(&self.model, opts).run())
+        Ok(())
     }
 }
 
 /// Simulates `config` once.
 pub fn simulate(config: &LineConfig, opts: &SimOptions) -> Result<RunResult, LineError> {
     Simulator::new(config)?.run(opts)
+}
+
+/// Where a restored unit goes, with indices resolved.
+#[derive(Debug, Clone)]
+enum RPlace {
+    Waiting,
+    InTransit(f64),
+    /// server, remaining
+    Setup(usize, f64),
+    /// server, remaining, elapsed, conditions, alarm
+    Busy(usize, f64, f64, Vec<f64>, bool),
+    /// server, destination station, transport
+    Blocked(usize, usize, f64),
+}
+
+#[derive(Debug, Clone)]
+struct RUnit {
+    serial: u64,
+    product: u16,
+    source: u16,
+    age: f64,
+    station: usize,
+    place: RPlace,
+    /// (slot, value)
+    slots: Vec<(usize, f64)>,
+}
+
+#[derive(Debug, Clone)]
+struct RMachine {
+    server: usize,
+    down: Option<f64>,
+    last_product: Option<u16>,
+    process: Vec<Option<(f64, f64)>>,
+    alarm_for: Option<f64>,
+}
+
+/// A restored source: (index, campaign (product, left), next arrival, arrivals).
+type RSource = (usize, Option<(u16, u32)>, Option<f64>, u64);
+
+/// A [`LineState`] checked against a model, with names resolved to indices.
+#[derive(Debug, Clone)]
+struct Restore {
+    units: Vec<RUnit>,
+    machines: Vec<RMachine>,
+    sources: Vec<RSource>,
+}
+
+impl Restore {
+    fn compile(m: &Model, state: &LineState, opts: &SimOptions) -> Result<Restore, LineError> {
+        let inv = |f: &str, msg: String| LineError::Invalid {
+            field: format!("state.{f}"),
+            message: msg,
+        };
+        let station = |id: &str| {
+            m.stations
+                .iter()
+                .position(|s| s.id == id)
+                .ok_or_else(|| LineError::UnknownStation(id.to_string()))
+        };
+        let product = |p: &str| {
+            m.products
+                .iter()
+                .position(|x| x == p)
+                .map(|i| i as u16)
+                .ok_or_else(|| LineError::UnknownProduct(p.to_string()))
+        };
+        let mut first_server = Vec::with_capacity(m.stations.len());
+        let mut n = 0;
+        for s in &m.stations {
+            first_server.push(n);
+            n += s.machines.len();
+        }
+        let server = |st: usize, k: usize, f: &str| {
+            if k < m.stations[st].machines.len() {
+                Ok(first_server[st] + k)
+            } else {
+                Err(inv(f, format!("station '{}' has no machine {k}", m.stations[st].id)))
+            }
+        };
+        let finite = |x: f64, f: &str| {
+            if x.is_finite() && x >= 0.0 {
+                Ok(x)
+            } else {
+                Err(inv(f, "times must be finite and ≥ 0".into()))
+            }
+        };
+        let mut seen = std::collections::HashSet::new();
+        let mut held = vec![false; n];
+        let mut units = Vec::with_capacity(state.units.len());
+        for (i, u) in state.units.iter().enumerate() {
+            let f = |x: &str| format!("units.{i}.{x}");
+            if u.serial >= opts.serial_base {
+                return Err(inv(&f("serial"), format!("serial {} is not below serial_base {}", u.serial, opts.serial_base)));
+            }
+            if !seen.insert(u.serial) {
+                return Err(inv(&f("serial"), format!("serial {} appears twice", u.serial)));
+            }
+            let st = station(&u.station)?;
+            let source = m
+                .sources
+                .iter()
+                .position(|s| s.id == u.source)
+                .ok_or_else(|| inv(&f("source"), format!("unknown source '{}'", u.source)))?;
+            let mut take = |k: usize| -> Result<usize, LineError> {
+                let s = server(st, k, &f("place.machine"))?;
+                if std::mem::replace(&mut held[s], true) {
+                    return Err(inv(&f("place.machine"), format!("machine {k} of '{}' holds two units", u.station)));
+                }
+                Ok(s)
+            };
+            let place = match &u.place {
+                Place::Waiting => RPlace::Waiting,
+                Place::InTransit { remaining_s } => RPlace::InTransit(finite(*remaining_s, &f("place.remaining_s"))?),
+                Place::Setup { machine, remaining_s } => RPlace::Setup(take(*machine)?, finite(*remaining_s, &f("place.remaining_s"))?),
+                Place::Busy {
+                    machine,
+                    remaining_s,
+                    elapsed_s,
+                    conditions,
+                    alarm,
+                } => {
+                    let nv = m.stations[st].vars.len();
+                    if conditions.len() != nv {
+                        return Err(inv(&f("place.conditions"), format!("station '{}' has {nv} process variables", u.station)));
+                    }
+                    RPlace::Busy(
+                        take(*machine)?,
+                        finite(*remaining_s, &f("place.remaining_s"))?,
+                        finite(*elapsed_s, &f("place.elapsed_s"))?,
+                        conditions.clone(),
+                        *alarm,
+                    )
+                }
+                Place::Blocked { machine, to, transport_s } => RPlace::Blocked(take(*machine)?, station(to)?, finite(*transport_s, &f("place.transport_s"))?),
+            };
+            let mut slots = Vec::new();
+            for c in &u.carried {
+                let si = station(&c.station)?;
+                let Some(vi) = m.stations[si].vars.iter().position(|v| v.name == c.var) else {
+                    return Err(inv(&f("carried"), format!("station '{}' has no variable '{}'", c.station, c.var)));
+                };
+                if let Some(slot) = m.stations[si].var_slot[vi] {
+                    slots.push((slot, c.value));
+                }
+            }
+            units.push(RUnit {
+                serial: u.serial,
+                product: product(&u.product)?,
+                source: source as u16,
+                age: finite(u.age_s, &f("age_s"))?,
+                station: st,
+                place,
+                slots,
+            });
+        }
+        let mut machines = Vec::with_capacity(state.machines.len());
+        for (i, ms) in state.machines.iter().enumerate() {
+            let f = |x: &str| format!("machines.{i}.{x}");
+            let st = station(&ms.station)?;
+            let nv = m.stations[st].vars.len();
+            if !ms.process.is_empty() && ms.process.len() != nv {
+                return Err(inv(&f("process"), format!("station '{}' has {nv} process variables", ms.station)));
+            }
+            machines.push(RMachine {
+                server: server(st, ms.machine, &f("machine"))?,
+                down: ms.down_remaining_s.map(|d| finite(d, &f("down_remaining_s"))).transpose()?,
+                last_product: ms.last_product.as_deref().map(product).transpose()?,
+                process: ms.process.clone(),
+                alarm_for: ms.alarm_for_s.map(|d| finite(d, &f("alarm_for_s"))).transpose()?,
+            });
+        }
+        let mut sources = Vec::new();
+        for (i, ss) in state.sources.iter().enumerate() {
+            let k = m
+                .sources
+                .iter()
+                .position(|s| s.id == ss.source)
+                .ok_or_else(|| inv(&format!("sources.{i}.source"), format!("unknown source '{}'", ss.source)))?;
+            let campaign = match &ss.campaign {
+                Some((p, left)) => Some((product(p)?, *left)),
+                None => None,
+            };
+            let next = ss.next_arrival_s.map(|d| finite(d, &format!("sources.{i}.next_arrival_s"))).transpose()?;
+            sources.push((k, campaign, next, ss.arrivals));
+        }
+        Ok(Restore { units, machines, sources })
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -278,6 +485,8 @@ struct Engine<'a> {
     lot_base: Vec<u32>,
     rng_check: Vec<Rng>,
     trace: Option<TraceLog>,
+    /// Serial → index in `trace.continued` of units restored from a state.
+    restored: HashMap<u64, usize>,
     buckets: Option<Buckets>,
     events: u64,
 }
@@ -433,6 +642,7 @@ impl<'a> Engine<'a> {
             lot_base,
             rng_check: m.checks.iter().map(|c| Rng::stream(seed, &c.name, purpose::QUALITY)).collect(),
             trace,
+            restored: HashMap::new(),
             buckets,
             events: 0,
         }
@@ -444,7 +654,7 @@ impl<'a> Engine<'a> {
         self.heap.push(Entry { t, class, seq: self.seq, ev });
     }
 
-    fn run(mut self) -> RunResult {
+    fn run(mut self, restore: Option<Restore>) -> RunResult {
         let m = self.m;
         let h = self.o.horizon_s;
         // initial events
@@ -471,8 +681,13 @@ impl<'a> Engine<'a> {
             match &s.arrivals {
                 CArrivals::Saturated => {}
                 CArrivals::Renewal(d, limit) => {
-                    if limit.is_none_or(|l| l > 0) {
-                        let t = d.sample(&mut self.src[k].rng_arr);
+                    let restored = restore.as_ref().and_then(|r| r.sources.iter().find(|x| x.0 == k));
+                    let done = restored.map_or(0, |x| x.3);
+                    if limit.is_none_or(|l| l > done) {
+                        let t = match restored.and_then(|x| x.2) {
+                            Some(t) => t,
+                            None => d.sample(&mut self.src[k].rng_arr),
+                        };
                         self.push(t, Ev::Arrival(k as u32));
                     }
                 }
@@ -507,6 +722,10 @@ impl<'a> Engine<'a> {
                 }
             }
         }
+        let restoring = restore.is_some();
+        if let Some(r) = restore {
+            self.restore(r);
+        }
         // machines: failure clocks, initial starts
         for s in 0..self.srv.len() {
             self.new_ttf(s);
@@ -515,6 +734,12 @@ impl<'a> Engine<'a> {
         }
         for i in 0..self.st.len() {
             self.try_start_station(i);
+        }
+        if restoring {
+            // machines that were blocked: room may be free now
+            for i in 0..self.st.len() {
+                self.on_space(i);
+            }
         }
         while let Some(e) = self.heap.peek() {
             if e.t > h {
@@ -890,6 +1115,21 @@ impl<'a> Engine<'a> {
     fn new_unit(&mut self, source: usize, product: u16, order: u32) -> u32 {
         let serial = self.next_serial;
         self.next_serial += 1;
+        let id = self.alloc_unit(serial, source, product, order);
+        if let Some(t) = &mut self.trace {
+            t.units.push(crate::trace::UnitRecord {
+                serial,
+                product,
+                source: source as u16,
+                entered_s: f64::NAN,
+                exit_s: f64::NAN,
+                scrapped: false,
+            });
+        }
+        id
+    }
+
+    fn alloc_unit(&mut self, serial: u64, source: usize, product: u16, order: u32) -> u32 {
         let u = Unit {
             serial,
             product,
@@ -913,17 +1153,19 @@ impl<'a> Engine<'a> {
             let b = id as usize * n;
             self.slots[b..b + n].fill(f64::NAN);
         }
-        if let Some(t) = &mut self.trace {
-            t.units.push(crate::trace::UnitRecord {
-                serial,
-                product,
-                source: source as u16,
-                entered_s: f64::NAN,
-                exit_s: f64::NAN,
-                scrapped: false,
-            });
-        }
         id
+    }
+
+    /// The genealogy record of unit `serial` (made in this run, or restored).
+    fn trace_unit(&mut self, serial: u64) -> Option<&mut crate::trace::UnitRecord> {
+        let base = self.o.serial_base;
+        let t = self.trace.as_mut()?;
+        if serial >= base {
+            t.units.get_mut((serial - base) as usize)
+        } else {
+            let k = *self.restored.get(&serial)?;
+            t.continued.get_mut(k)
+        }
     }
 
     fn mark_entered(&mut self, u: u32) {
@@ -936,9 +1178,8 @@ impl<'a> Engine<'a> {
         if self.collecting {
             self.src[source].entered += 1;
         }
-        if let Some(t) = &mut self.trace {
-            let k = (serial - self.o.serial_base) as usize;
-            t.units[k].entered_s = now;
+        if let Some(r) = self.trace_unit(serial) {
+            r.entered_s = now;
         }
     }
 
@@ -1363,12 +1604,248 @@ impl<'a> Engine<'a> {
                 o.completion = Some(now);
             }
         }
-        if let Some(t) = &mut self.trace {
-            let k = (serial - self.o.serial_base) as usize;
-            t.units[k].exit_s = now;
-            t.units[k].scrapped = !good;
+        if let Some(r) = self.trace_unit(serial) {
+            r.exit_s = now;
+            r.scrapped = !good;
         }
         self.free_units.push(u);
+    }
+
+    // ----- continuing from a state ------------------------------------------------------------------
+
+    /// Puts a continued run's units, machines and sources in place (at time 0).
+    fn restore(&mut self, r: Restore) {
+        let ns = self.m.n_slots;
+        for &(k, campaign, _, arrivals) in &r.sources {
+            if let Some((p, left)) = campaign {
+                self.src[k].batch_product = p;
+                self.src[k].batch_left = left;
+            }
+            self.src[k].arrivals = arrivals;
+        }
+        for rm in &r.machines {
+            let s = rm.server;
+            if let Some(d) = rm.down
+                && !self.srv[s].failed
+            {
+                self.srv[s].failed = true;
+                self.push(d, Ev::Repaired(s as u32));
+            }
+            if rm.last_product.is_some() {
+                self.srv[s].last_product = rm.last_product;
+            }
+            for (vi, p) in rm.process.iter().enumerate() {
+                if let Some((x, age)) = *p {
+                    self.srv[s].ou[vi] = x;
+                    self.srv[s].ou_t[vi] = -age;
+                }
+            }
+            if let Some(a) = rm.alarm_for {
+                self.srv[s].alarm_since = Some(-a);
+            }
+        }
+        for ru in r.units {
+            let u = self.alloc_unit(ru.serial, ru.source as usize, ru.product, u32::MAX);
+            self.units[u as usize].entered = -ru.age;
+            for &(slot, v) in &ru.slots {
+                self.slots[u as usize * ns + slot] = v;
+            }
+            self.touch_wip();
+            self.wip += 1;
+            if let Some(t) = &mut self.trace {
+                self.restored.insert(ru.serial, t.continued.len());
+                t.continued.push(crate::trace::UnitRecord {
+                    serial: ru.serial,
+                    product: ru.product,
+                    source: ru.source,
+                    entered_s: -ru.age,
+                    exit_s: f64::NAN,
+                    scrapped: false,
+                });
+            }
+            let j = ru.station;
+            match ru.place {
+                RPlace::Waiting => {
+                    self.st[j].queue.push_back(u);
+                    self.st[j].n_at += 1;
+                }
+                RPlace::InTransit(rem) => {
+                    self.st[j].in_transit += 1;
+                    self.push(rem, Ev::Transport(u, j as u32));
+                }
+                RPlace::Setup(s, rem) => {
+                    self.st[j].n_at += 1;
+                    self.srv[s].work = Work::Setup(u);
+                    self.hold(s, rem);
+                }
+                RPlace::Busy(s, rem, elapsed, conditions, alarm) => {
+                    self.st[j].n_at += 1;
+                    let srv = &mut self.srv[s];
+                    srv.work = Work::Busy(u);
+                    srv.visit_start = -elapsed;
+                    srv.cur_vars = conditions;
+                    srv.cur_alarm = alarm;
+                    self.hold(s, rem);
+                }
+                RPlace::Blocked(s, to, transport) => {
+                    self.st[j].n_at += 1;
+                    self.srv[s].work = Work::Blocked(u, to as u32, transport);
+                    self.st[to].waiters.push_back(Waiter::Server(s));
+                }
+            }
+        }
+    }
+
+    /// Restored work on server `s` ends in `rem` seconds, or keeps that much for when the machine is available.
+    fn hold(&mut self, s: usize, rem: f64) {
+        if self.available(s) {
+            let srv = &mut self.srv[s];
+            srv.end = self.now + rem;
+            srv.epoch = srv.epoch.wrapping_add(1);
+            let (t, g) = (srv.end, srv.epoch);
+            self.push(t, Ev::Complete(s as u32, g));
+        } else {
+            self.srv[s].paused = Some(rem);
+        }
+    }
+
+    /// The line at the horizon (see [`crate::state`]).
+    fn export_state(&self) -> LineState {
+        let m = self.m;
+        let h = self.o.horizon_s;
+        let ns = m.n_slots;
+        let mut transit: Vec<Vec<(f64, u64, u32)>> = vec![Vec::new(); self.st.len()];
+        let mut repair: Vec<Option<f64>> = vec![None; self.srv.len()];
+        let mut next_arrival: Vec<Option<f64>> = vec![None; self.src.len()];
+        for e in self.heap.iter() {
+            match e.ev {
+                Ev::Transport(u, j) => transit[j as usize].push((e.t, e.seq, u)),
+                Ev::Repaired(s) => {
+                    let r = &mut repair[s as usize];
+                    *r = Some(r.map_or(e.t - h, |x| x.max(e.t - h)));
+                }
+                Ev::Arrival(k) => next_arrival[k as usize] = Some(e.t - h),
+                _ => {}
+            }
+        }
+        for t in &mut transit {
+            t.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        }
+        let mut slot_names = vec![(String::new(), String::new()); ns];
+        for s in &m.stations {
+            for (vi, v) in s.vars.iter().enumerate() {
+                if let Some(sl) = s.var_slot[vi] {
+                    slot_names[sl] = (s.id.clone(), v.name.clone());
+                }
+            }
+        }
+        let unit = |u: u32, station: usize, place: Place| -> UnitState {
+            let x = &self.units[u as usize];
+            let carried = (0..ns)
+                .filter_map(|sl| {
+                    let v = self.slots[u as usize * ns + sl];
+                    v.is_finite().then(|| Carried {
+                        station: slot_names[sl].0.clone(),
+                        var: slot_names[sl].1.clone(),
+                        value: v,
+                    })
+                })
+                .collect();
+            UnitState {
+                serial: x.serial,
+                product: m.products[x.product as usize].clone(),
+                source: m.sources[x.source as usize].id.clone(),
+                age_s: h - x.entered,
+                station: m.stations[station].id.clone(),
+                place,
+                carried,
+            }
+        };
+        let mut units = Vec::new();
+        for (i, st) in self.st.iter().enumerate() {
+            for (k, &s) in st.servers.iter().enumerate() {
+                let srv = &self.srv[s];
+                let remaining_s = srv.paused.unwrap_or(srv.end - h).max(0.0);
+                match srv.work {
+                    Work::Idle => {}
+                    Work::Setup(u) => units.push(unit(u, i, Place::Setup { machine: k, remaining_s })),
+                    Work::Busy(u) => units.push(unit(
+                        u,
+                        i,
+                        Place::Busy {
+                            machine: k,
+                            remaining_s,
+                            elapsed_s: h - srv.visit_start,
+                            conditions: srv.cur_vars.clone(),
+                            alarm: srv.cur_alarm,
+                        },
+                    )),
+                    Work::Blocked(u, to, transport_s) => units.push(unit(
+                        u,
+                        i,
+                        Place::Blocked {
+                            machine: k,
+                            to: m.stations[to as usize].id.clone(),
+                            transport_s,
+                        },
+                    )),
+                }
+            }
+            for &u in &st.queue {
+                units.push(unit(u, i, Place::Waiting));
+            }
+            for &(t, _, u) in &transit[i] {
+                units.push(unit(u, i, Place::InTransit { remaining_s: t - h }));
+            }
+        }
+        let machines = self
+            .srv
+            .iter()
+            .enumerate()
+            .map(|(s, srv)| {
+                let cs = &m.stations[srv.st];
+                MachineState {
+                    station: cs.id.clone(),
+                    machine: srv.m,
+                    asset: cs.machines[srv.m].asset.clone(),
+                    down_remaining_s: if srv.failed { repair[s] } else { None },
+                    last_product: srv.last_product.map(|p| m.products[p as usize].clone()),
+                    process: (0..cs.vars.len())
+                        .map(|vi| (!srv.ou_t[vi].is_nan()).then(|| (srv.ou[vi], h - srv.ou_t[vi])))
+                        .collect(),
+                    alarm_for_s: srv.alarm_since.map(|a| h - a),
+                }
+            })
+            .collect();
+        let sources = m
+            .sources
+            .iter()
+            .enumerate()
+            .map(|(k, cs)| SourceState {
+                source: cs.id.clone(),
+                campaign: (self.src[k].batch_left > 0).then(|| (m.products[self.src[k].batch_product as usize].clone(), self.src[k].batch_left)),
+                next_arrival_s: next_arrival[k],
+                arrivals: self.src[k].arrivals,
+            })
+            .collect();
+        let mut lots = Vec::new();
+        for (c, comp) in m.components.iter().enumerate() {
+            for &(l, remaining) in &self.lots[c] {
+                if remaining > 0 {
+                    lots.push(LotState {
+                        component: comp.0.clone(),
+                        lot: comp.1[(l - self.lot_base[c]) as usize].0.clone(),
+                        remaining,
+                    });
+                }
+            }
+        }
+        LineState {
+            units,
+            machines,
+            sources,
+            lots,
+        }
     }
 
     // ----- results ---------------------------------------------------------------------------------
@@ -1377,6 +1854,7 @@ impl<'a> Engine<'a> {
         let m = self.m;
         let h = self.o.horizon_s;
         let w0 = self.o.warmup_s;
+        let end_state = self.o.end_state.then(|| self.export_state());
         for s in 0..self.srv.len() {
             self.accumulate(s);
         }
@@ -1535,6 +2013,7 @@ impl<'a> Engine<'a> {
             trace: self.trace.take(),
             active_periods: periods,
             events: self.events,
+            end_state,
         };
         result.kpis.energy_kwh = result.stations.iter().map(|s| s.energy_kwh).sum();
         result

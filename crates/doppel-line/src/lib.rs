@@ -44,6 +44,9 @@
 //! * [`factory`]: several lines with shared component supplies; capacity, demand and supply scenarios.
 //! * [`plant`]: lines of a `doppel_model::Plant` as simulation models, with documented defaults for what the
 //!   plant file does not say.
+//! * [`state`]: a line's state at the end of a run (units where they are, machines down or set up, sources'
+//!   campaigns, lots on hand), from which the next run continues: production simulated chunk by chunk, as the
+//!   live production twin does, with serial numbers and genealogy continuing across chunks.
 //!
 //! ## Determinism
 //!
@@ -61,11 +64,11 @@
 //! ## Speed (release build, the 2-core development machine)
 //!
 //! One simulated week of the 10-station [`whatif::reference_line`] (≈ 4 600 units, ≈ 49 000 events), 20
-//! replications: 0.24 s on 2 threads, 83 replications per second (`cargo run --release -p doppel-line
-//! --example whatif_speed`). Genealogy of 10 million units (40 million visits): simulated at 0.8 million
-//! units per second, indexed in 8.5 s into 2.3 GB; "everything about serial S" 6.5 µs, "units of asset A in
-//! a 1-hour window" 19 µs, "units with lot L" 6.8 µs, "units made while A was in alarm" 14 ms for 29 000
-//! units (`cargo run --release -p doppel-line --example trace_bench`).
+//! replications: 0.24 s on 2 threads, 83 replications per second. Genealogy of 10 million units (40 million
+//! visits) through [`trace::reference_line`]: simulated at 0.8 million units per second, indexed in 8.5 s into
+//! 2.3 GB; "everything about serial S" 6.5 µs, "units of asset A in a 1-hour window" 19 µs, "units with lot L"
+//! 6.8 µs, "units made while A was in alarm" 14 ms for 29 000 units. Both are measured by `doppel bench whatif`
+//! and `doppel bench trace` (the `doppel` binary; BENCHMARKS.md has the current figures).
 //!
 //! ```
 //! use doppel_line::config::{LineConfig, StationConfig};
@@ -93,6 +96,7 @@ pub mod results;
 pub mod rng;
 pub mod rootcause;
 pub mod schedule;
+pub mod state;
 pub mod stats;
 pub mod trace;
 pub mod whatif;

@@ -236,6 +236,9 @@ pub struct RunResult {
     pub active_periods: Vec<Vec<(f64, f64)>>,
     /// Events processed.
     pub events: u64,
+    /// The line at the horizon, when [`crate::des::SimOptions::end_state`] asked for it ([`crate::state`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_state: Option<crate::state::LineState>,
 }
 
 impl RunResult {

@@ -33,7 +33,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::LineError;
 use crate::rng::Rng;
-use crate::trace::TraceIndex;
+use crate::trace::{TraceIndex, UnitGenealogy};
 
 /// A time series: (time, value) with time in seconds.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -268,40 +268,78 @@ pub fn rank_causes(quality: &QualitySignal, candidates: &[TimeSeries], cfg: &Roo
     })
 }
 
+/// One unit's evidence for [`rank_units`]: when quality check was measured on it, whether it failed, and per
+/// candidate the variable's value on the unit's visit to the candidate's station with the time from that visit's
+/// start to the measurement (seconds); `None` where the unit has no such visit or value.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UnitEvidence {
+    pub at_ns: i64,
+    pub failed: bool,
+    pub values: Vec<Option<(f64, f64)>>,
+}
+
+/// The evidence of one unit's genealogy for check `check` and candidates `(station, variable)`; `None` when the
+/// unit has no result of the check.
+pub fn evidence(unit: &UnitGenealogy, check: &str, candidates: &[(String, String)]) -> Option<UnitEvidence> {
+    let r = unit.quality.iter().find(|r| r.check == check)?;
+    let values = candidates
+        .iter()
+        .map(|(station, var)| {
+            let v = unit.visits.iter().find(|v| v.station == *station)?;
+            let c = v.conditions.iter().find(|c| c.0 == *var)?;
+            Some((c.1, (r.at_ns - v.start_ns) as f64 * 1e-9))
+        })
+        .collect();
+    Some(UnitEvidence {
+        at_ns: r.at_ns,
+        failed: !r.pass,
+        values,
+    })
+}
+
 /// Ranks process variables `(station, variable)` by their association with failing quality check
 /// `check`, unit by unit, from genealogy (see the module docs). Units without the check or without a visit
 /// carrying the variable are left out of that candidate.
 pub fn rank_by_genealogy(index: &TraceIndex, check: &str, candidates: &[(String, String)], cfg: &RootCauseConfig) -> Result<RootCauseReport, LineError> {
-    // units in measurement order with their pass/fail
-    let mut units: Vec<(i64, u64, bool)> = Vec::new();
-    for s in 0..index.units() as u64 {
-        let Some(u) = index.unit(s) else { continue };
-        if let Some(r) = u.quality.iter().find(|r| r.check == check) {
-            units.push((r.at_ns, s, !r.pass));
-        }
-    }
+    let units: Vec<UnitEvidence> = index
+        .serials()
+        .iter()
+        .filter_map(|&s| index.unit(s))
+        .filter_map(|u| evidence(&u, check, candidates))
+        .collect();
     if units.is_empty() {
         return Err(LineError::invalid("check", &format!("no results of quality check '{check}'")));
     }
-    units.sort_unstable();
+    let names: Vec<String> = candidates.iter().map(|(s, v)| format!("{s}.{v}")).collect();
+    rank_units(units, &names, cfg)
+}
+
+/// [`rank_by_genealogy`] on evidence gathered elsewhere (e.g. from several indexes): `names[i]` names the
+/// candidate of `values[i]`.
+pub fn rank_units(mut units: Vec<UnitEvidence>, names: &[String], cfg: &RootCauseConfig) -> Result<RootCauseReport, LineError> {
+    if units.is_empty() {
+        return Err(LineError::invalid("check", "no units with a result of the check"));
+    }
+    if units.iter().any(|u| u.values.len() != names.len()) {
+        return Err(LineError::invalid("candidates", "one value per candidate and unit"));
+    }
+    // units in measurement order with their pass/fail
+    units.sort_by_key(|u| u.at_ns);
     let n = units.len();
-    let fails = units.iter().filter(|u| u.2).count();
+    let fails = units.iter().filter(|u| u.failed).count();
     let mut rng = Rng::new(cfg.seed);
     let lo = (n / 10).max(1);
     let span = n.saturating_sub(2 * lo).max(1);
     let rotations: Vec<usize> = (0..cfg.permutations).map(|_| lo + rng.below(span)).collect();
-    let exc: Vec<f64> = units.iter().map(|u| if u.2 { 1.0 } else { 0.0 }).collect();
+    let exc: Vec<f64> = units.iter().map(|u| if u.failed { 1.0 } else { 0.0 }).collect();
     let mut out = Vec::new();
-    for (station, var) in candidates {
+    for (ci, name) in names.iter().enumerate() {
         let mut x = vec![f64::NAN; n];
         let mut delay = (0.0, 0usize);
-        for (k, &(t, s, _)) in units.iter().enumerate() {
-            let Some(u) = index.unit(s) else { continue };
-            if let Some(v) = u.visits.iter().find(|v| v.station == *station)
-                && let Some(c) = v.conditions.iter().find(|c| c.0 == *var)
-            {
-                x[k] = c.1;
-                delay.0 += (t - v.start_ns) as f64 * 1e-9;
+        for (k, u) in units.iter().enumerate() {
+            if let Some((v, dt)) = u.values[ci] {
+                x[k] = v;
+                delay.0 += dt;
                 delay.1 += 1;
             }
         }
@@ -319,7 +357,7 @@ pub fn rank_by_genealogy(index: &TraceIndex, check: &str, candidates: &[(String,
             0.0
         };
         out.push(Candidate {
-            name: format!("{station}.{var}"),
+            name: name.clone(),
             lag_s: if delay.1 > 0 { delay.0 / delay.1 as f64 } else { 0.0 },
             correlation: r,
             effect_size: d,

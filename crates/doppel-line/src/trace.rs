@@ -82,6 +82,11 @@ pub struct TraceLog {
     pub var_names: Vec<Vec<String>>,
     /// Indexed by `serial − serial_base`.
     pub units: Vec<UnitRecord>,
+    /// Units that were already in the line when the run started (a run continued from a state,
+    /// [`crate::des::Simulator::run_from`]): their records as of the end of this run (entry time negative:
+    /// before this run). Their earlier visits are in the earlier runs' logs.
+    #[serde(default)]
+    pub continued: Vec<UnitRecord>,
     pub visits: Vec<VisitRecord>,
     pub conditions: Vec<f32>,
     /// (serial, lot)
@@ -225,7 +230,9 @@ impl TraceBuilder {
         }
     }
 
-    /// Adds one log. Serial numbers must be unique across logs (use [`crate::des::SimOptions::serial_base`]).
+    /// Adds one log. Serial numbers must be unique across logs (use [`crate::des::SimOptions::serial_base`]),
+    /// except for units continued from an earlier log ([`TraceLog::continued`]): a unit's record added later
+    /// replaces the earlier one, and its visits, lots and quality results from every log are kept.
     pub fn add(&mut self, log: &TraceLog) {
         let pmap: Vec<u16> = log.products.iter().map(|p| self.products.id(p) as u16).collect();
         let smap: Vec<u16> = log.stations.iter().map(|p| self.stations.id(p) as u16).collect();
@@ -237,7 +244,7 @@ impl TraceBuilder {
             self.station_vars.entry(smap[s]).or_insert(ids);
         }
         let ns = |s: f64| to_ns(log.start_ns, s);
-        for u in &log.units {
+        for u in log.units.iter().chain(&log.continued) {
             self.serial.push(u.serial);
             self.product.push(pmap[u.product as usize]);
             self.entered.push(ns(u.entered_s));
@@ -311,9 +318,18 @@ impl TraceBuilder {
             drop(v);
             out
         }
-        // units sorted by serial
+        // units sorted by serial; of a serial added twice (a unit continued in a later log), the last record
         let mut uperm: Vec<u32> = (0..serial.len() as u32).collect();
-        uperm.sort_unstable_by_key(|&i| serial[i as usize]);
+        uperm.sort_unstable_by_key(|&i| (serial[i as usize], i));
+        let mut keep = 0;
+        for k in 0..uperm.len() {
+            if k + 1 < uperm.len() && serial[uperm[k + 1] as usize] == serial[uperm[k] as usize] {
+                continue;
+            }
+            uperm[keep] = uperm[k];
+            keep += 1;
+        }
+        uperm.truncate(keep);
         let serial = g(&uperm, serial);
         let product = g(&uperm, product);
         let entered = g(&uperm, entered);
@@ -518,6 +534,18 @@ impl TraceIndex {
         self.serial.len()
     }
 
+    /// The serial numbers indexed, sorted.
+    pub fn serials(&self) -> &[u64] {
+        &self.serial
+    }
+
+    /// The earliest entry and the latest exit or visit end indexed (ns), if any unit is.
+    pub fn time_span(&self) -> Option<(i64, i64)> {
+        let lo = self.entered.iter().chain(&self.v_start).copied().filter(|&t| t != i64::MIN).min()?;
+        let hi = self.exit.iter().chain(&self.v_end).copied().filter(|&t| t != i64::MIN).max()?;
+        Some((lo, hi))
+    }
+
     pub fn visits(&self) -> usize {
         self.v_station.len()
     }
@@ -680,9 +708,71 @@ impl TraceIndex {
     }
 }
 
+/// The benchmark line of the traceability target (`doppel bench trace`): cut (10 s, consuming one bar per unit
+/// from lots of `lot_size`) → mill with two parallel machines (18 s, spindle temperature and load measured on
+/// every unit, alarm above 47 °C) → wash (8 s, bath temperature) → inspect (6 s, a diameter that depends on
+/// the spindle temperature; ±12 µm). `lots` lots named `BAR-{tag}-{k:05}` are on hand at the start.
+pub fn reference_line(lots: u64, lot_size: u64, tag: &str) -> crate::config::LineConfig {
+    use crate::config::{ComponentSupply, Consumption, Effect, LineConfig, Lot, ProcessVar, QualityCheck, StationConfig};
+    use crate::dist::Dist;
+    let var = |name: &str, mean: f64, sd: f64, tau_s: f64, alarm_above: Option<f64>| ProcessVar {
+        name: name.into(),
+        mean,
+        sd,
+        tau_s,
+        drifts: vec![],
+        alarm_above,
+        alarm_below: None,
+    };
+    let mut cut = StationConfig::new("cut", Dist::LogNormal { mean: 10.0, cv: 0.1 }, 1);
+    cut.consumes = vec![Consumption {
+        component: "bar".into(),
+        per_unit: 1,
+    }];
+    let mut mill = StationConfig::new("mill", Dist::LogNormal { mean: 18.0, cv: 0.15 }, 2).with_buffer(Some(6));
+    mill.process_vars = vec![var("spindle_temp", 42.0, 2.0, 1800.0, Some(47.0)), var("spindle_load", 60.0, 5.0, 0.0, None)];
+    let mut wash = StationConfig::new("wash", Dist::Deterministic { value: 8.0 }, 1).with_buffer(Some(6));
+    wash.process_vars = vec![var("bath_temp", 55.0, 0.5, 3600.0, None)];
+    let inspect = StationConfig::new("inspect", Dist::Deterministic { value: 6.0 }, 1).with_buffer(Some(6));
+    let mut l = LineConfig::serial("bench", vec![cut, mill, wash, inspect]);
+    l.components = vec![ComponentSupply {
+        component: "bar".into(),
+        lots: (0..lots)
+            .map(|k| Lot {
+                id: format!("BAR-{tag}-{k:05}"),
+                quantity: lot_size,
+                arrival_s: 0.0,
+            })
+            .collect(),
+    }];
+    l.quality = vec![QualityCheck {
+        name: "diameter".into(),
+        at: "inspect".into(),
+        nominal: 0.0,
+        noise_sd: 3.0,
+        lower: -12.0,
+        upper: 12.0,
+        effects: vec![Effect {
+            station: "mill".into(),
+            var: "spindle_temp".into(),
+            coef: 1.5,
+        }],
+        on_fail: Default::default(),
+    }];
+    l
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_reference_line_is_valid_and_paced_by_its_cut() {
+        let l = reference_line(10, 100, "t");
+        l.validate().unwrap();
+        let r = crate::simulate(&l, &crate::SimOptions::new(1, 3600.0, 0.0)).unwrap();
+        assert!(r.kpis.good + r.kpis.scrap > 300 && r.kpis.good + r.kpis.scrap < 370, "{:?}", r.kpis);
+    }
 
     fn log() -> TraceLog {
         TraceLog {
@@ -703,6 +793,7 @@ mod tests {
                     scrapped: k == 2,
                 })
                 .collect(),
+            continued: Vec::new(),
             visits: (0..3u64)
                 .flat_map(|k| {
                     let t = k as f64 * 10.0;
@@ -825,5 +916,57 @@ mod tests {
         assert_eq!(ix.units_with_lot("L1"), vec![0, 1, 100, 101]);
         assert_eq!(ix.unit(101).unwrap().visits[0].asset, "a1");
         assert_eq!(ix.units_in_alarm("a2"), vec![100]);
+    }
+
+    #[test]
+    fn a_unit_continued_in_a_later_log_keeps_one_record_and_all_its_visits() {
+        let first = log();
+        // serial 2 was still in the line at the end of the first log; the second log finishes it
+        let mut a = first.clone();
+        a.units[2].exit_s = f64::NAN;
+        a.units[2].scrapped = false;
+        a.visits.retain(|v| !(v.serial == 2 && v.station == 1));
+        a.quality.retain(|q| q.serial != 2);
+        let b = TraceLog {
+            start_ns: first.start_ns + 40_000_000_000,
+            continued: vec![UnitRecord {
+                serial: 2,
+                product: 0,
+                source: 0,
+                entered_s: -20.0,
+                exit_s: 5.0,
+                scrapped: true,
+            }],
+            visits: vec![VisitRecord {
+                serial: 2,
+                station: 1,
+                asset: 1,
+                start_s: -5.0,
+                end_s: 5.0,
+                health: 0.9,
+                ..VisitRecord::default()
+            }],
+            ..first.clone()
+        };
+        let b = TraceLog {
+            units: Vec::new(),
+            lots_used: Vec::new(),
+            quality: Vec::new(),
+            alarms: Vec::new(),
+            ..b
+        };
+        let mut builder = TraceBuilder::new();
+        builder.add(&a);
+        builder.add(&b);
+        let ix = builder.finish();
+        assert_eq!(ix.units(), 3);
+        assert_eq!(ix.serials(), &[0, 1, 2]);
+        let g = ix.unit(2).unwrap();
+        assert!(g.scrapped);
+        assert_eq!(g.entered_ns, Some(first.start_ns + 20_000_000_000));
+        assert_eq!(g.exit_ns, Some(first.start_ns + 45_000_000_000));
+        assert_eq!(g.visits.iter().map(|v| v.station.as_str()).collect::<Vec<_>>(), vec!["s1", "s2"]);
+        assert_eq!(g.visits[1].start_ns, first.start_ns + 35_000_000_000);
+        assert_eq!(ix.time_span(), Some((first.start_ns, first.start_ns + 45_000_000_000)));
     }
 }

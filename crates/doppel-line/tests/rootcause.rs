@@ -99,6 +99,8 @@ fn analyse(observed_cause: bool) -> (RootCauseReport, f64, RootCauseReport) {
         &l,
         &SimOptions {
             trace: true,
+            // serials that do not start at 0 (as in a production twin's later chunks)
+            serial_base: 1_000_000,
             ..SimOptions::new(11, 10.0 * D, 0.0)
         },
     )
@@ -124,7 +126,7 @@ fn analyse(observed_cause: bool) -> (RootCauseReport, f64, RootCauseReport) {
     let report = rank_causes(&quality, &vars, &cfg).unwrap();
     // the true delay from milling to measuring, from the genealogy
     let mut delays = Vec::new();
-    for s in (0..ix.units() as u64).step_by(50) {
+    for &s in ix.serials().iter().step_by(50) {
         if let Some(u) = ix.unit(s)
             && let (Some(m), Some(qr)) = (u.visits.iter().find(|v| v.station == "mill"), u.quality.first())
         {

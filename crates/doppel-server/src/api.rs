@@ -53,6 +53,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .route("/api/stream", get(stream))
         .merge(crate::plan_api::routes())
         .merge(crate::web::routes())
+        .merge(crate::line_api::routes())
         .fallback(not_found)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .with_state(state)

@@ -9,12 +9,14 @@
 //! [`app`] builds the router from an [`AppState`] so tests can call it in-process.
 
 pub mod api;
+pub mod line_api;
 pub mod live;
 pub mod models;
 pub mod overview;
 pub mod plan_api;
 pub mod prescribe;
 pub mod web;
+pub mod production;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -80,6 +82,8 @@ pub struct ServerConfig {
     pub plan: prescribe::PlanSettings,
     /// Webhook (a CMMS) that receives work orders as they change state.
     pub webhook_url: Option<String>,
+    /// The production twin (line simulation in step with the plant, genealogy under `{data_dir}/trace`).
+    pub production: production::ProductionSettings,
 }
 
 /// Shared state of the running server.
@@ -102,6 +106,8 @@ pub struct AppState {
     pub prescribe: Mutex<prescribe::Prescriber>,
     /// Energy per unit of each line (from the store, recomputed every few seconds; see [`overview`]).
     pub energy: Mutex<overview::EnergyCache>,
+    /// The production twin: simulated production of every line, genealogy and traceability.
+    pub production: production::Production,
 }
 
 /// A running server; dropping it does not stop the tasks (they end with the runtime).
@@ -126,6 +132,7 @@ pub fn build_state(
     let mut predict = doppel_twin::predict::PredictionEngine::new(&plant, None);
     live::restore_predictions(&mut predict, &ingestor)?;
     let (live, _) = broadcast::channel(4096);
+    let prod = production::Production::new(plant.clone());
     let state = Arc::new(AppState {
         plant,
         store,
@@ -139,6 +146,7 @@ pub fn build_state(
         model: Mutex::new(None),
         prescribe: Mutex::new(prescribe::Prescriber::new(doppel_plan::Business::default(), prescribe::PlanSettings::default())),
         energy: Mutex::new(overview::EnergyCache::default()),
+        production: prod,
     });
     Ok((state, rx))
 }
@@ -187,6 +195,19 @@ pub async fn start(config: ServerConfig) -> Result<Running, ServerError> {
         p.connect(adapter, webhook, Some(audit));
     }
     tokio::spawn(prescribe::run(state.clone()));
+    if config.production.enabled {
+        // Rebuilding the genealogy index can take seconds: the server answers meanwhile (genealogy: 503).
+        let (st, dir, mut settings) = (state.clone(), config.data_dir.join("trace"), config.production.clone());
+        settings.retention = settings.retention.or(config.retention);
+        tokio::spawn(async move {
+            let s2 = st.clone();
+            match tokio::task::spawn_blocking(move || s2.production.open(&dir, settings)).await {
+                Ok(Ok(_)) => production::run(st).await,
+                Ok(Err(e)) => tracing::error!(error = %e, "production twin not started"),
+                Err(e) => tracing::error!(error = %e, "production twin not started"),
+            }
+        });
+    }
 
     let mqtt_addr = match &config.mqtt {
         MqttMode::Embedded { listen } => {

@@ -89,6 +89,10 @@ enum Which {
     Policy(crate::policy::PolicyArgs),
     /// The planner: optimality gap of local search against the exact MILP on small instances, and speed on a large one.
     Plan(crate::policy::PlanBenchArgs),
+    /// Line what-if speed: replications per second of one week of a 10-station line, 20 replications.
+    Whatif(crate::linebench::WhatifBenchArgs),
+    /// Traceability: query latencies both ways over 10 million simulated units; the durable genealogy path.
+    Trace(crate::linebench::TraceBenchArgs),
 }
 
 pub fn run(a: BenchArgs) -> Result<()> {
@@ -138,6 +142,8 @@ pub fn run(a: BenchArgs) -> Result<()> {
         Which::Femto(a) => bench_femto(a),
         Which::Policy(a) => crate::policy::bench_policy(&a),
         Which::Plan(a) => crate::policy::bench_plan(&a),
+        Which::Whatif(a) => crate::linebench::bench_whatif(&a),
+        Which::Trace(a) => crate::linebench::bench_trace(&a),
     }
 }
 
@@ -395,6 +401,11 @@ async fn bench_mqtt(n: u64, latency_rate: u64, latency_secs: u64, sessions: usiz
         business: None,
         plan: doppel_server::prescribe::PlanSettings::default(),
         webhook_url: None,
+        // the end-to-end ingest path only: no production simulation beside it
+        production: doppel_server::production::ProductionSettings {
+            enabled: false,
+            ..Default::default()
+        },
     })
     .await?;
     let state = running.state.clone();

@@ -3,6 +3,8 @@
 mod bench;
 mod diagnose;
 mod learn;
+mod line;
+mod linebench;
 mod plantfleet;
 mod policy;
 mod publisher;
@@ -53,7 +55,8 @@ enum Command {
     Check(CheckArgs),
     /// Read stored data from a data directory (the server must not be running on it).
     Query(query::QueryArgs),
-    /// Benchmarks (store ingest vs PostgreSQL COPY, history query, MQTT end-to-end path, vibration signal processing).
+    /// Benchmarks (store ingest vs PostgreSQL COPY, history query, MQTT end-to-end path, vibration signal processing,
+    /// maintenance policies, the planner, line what-if speed, traceability).
     Bench(bench::BenchArgs),
     /// Diagnose a vibration recording (.npz/.npy/.csv): bearing defect, unbalance or misalignment, ISO 10816-3 zone.
     Diagnose(diagnose::DiagnoseArgs),
@@ -62,6 +65,9 @@ enum Command {
     Learn(learn::LearnArgs),
     /// The audit log of decisions and actions (approvals, automatic actions, commands, work orders).
     Audit(AuditArgs),
+    /// Line, product and factory twins on a plant file, offline: simulate a line, what-if with confidence
+    /// intervals, order sequencing, energy, factory scenarios; root cause from a stopped server's genealogy.
+    Line(line::LineArgs),
 }
 
 #[derive(Args, Clone)]
@@ -127,6 +133,21 @@ struct ServerArgs {
     /// Webhook (http://) that receives work orders as they are scheduled, started and completed (a CMMS).
     #[arg(long)]
     webhook_url: Option<String>,
+    /// Do not run the production twin (the line simulation in step with the plant that records every unit's
+    /// genealogy under {data-dir}/trace; docs/line.md).
+    #[arg(long)]
+    no_production: bool,
+    /// Seed of the production twin's line simulation.
+    #[arg(long, default_value_t = 1)]
+    production_seed: u64,
+    /// Units kept in the in-memory genealogy index (older ones stay on disk, not indexed). About 250 bytes per
+    /// unit of a four-station line.
+    #[arg(long, default_value_t = 2_000_000)]
+    trace_max_units: usize,
+    /// Shortest production chunk, seconds of plant time: the line is simulated up to the plant's clock once it
+    /// is this far ahead of the last chunk.
+    #[arg(long, default_value_t = 60.0)]
+    production_chunk_s: f64,
 }
 
 #[derive(Args)]
@@ -240,6 +261,7 @@ fn main() -> Result<()> {
         Command::Diagnose(a) => diagnose::run(a),
         Command::Learn(a) => learn::run(a),
         Command::Audit(a) => audit(&a),
+        Command::Line(a) => line::run(a),
         Command::Sim(a) => runtime()?.block_on(simrun::run(a)),
         Command::Serve(a) => runtime()?.block_on(serve(a)),
         Command::Demo(a) => runtime()?.block_on(demo(a)),
@@ -325,6 +347,26 @@ fn server_config(plant: Arc<Plant>, a: &ServerArgs) -> Result<ServerConfig> {
         },
         plan: plan_settings(a, 1.0)?,
         webhook_url: a.webhook_url.clone(),
+        production: production_settings(a, 1.0)?,
+    })
+}
+
+/// Production twin settings from the command line; `business_clock`: the factor the business data was
+/// accelerated by (the demo's maintenance clock), 1 for a real plant.
+fn production_settings(a: &ServerArgs, business_clock: f64) -> Result<doppel_server::production::ProductionSettings> {
+    if !(a.production_chunk_s.is_finite() && a.production_chunk_s >= 1.0 && a.production_chunk_s <= 3600.0) {
+        bail!("--production-chunk-s must be between 1 and 3600, not {}", a.production_chunk_s);
+    }
+    if a.trace_max_units == 0 {
+        bail!("--trace-max-units must be at least 1");
+    }
+    Ok(doppel_server::production::ProductionSettings {
+        enabled: !a.no_production,
+        seed: a.production_seed,
+        max_indexed_units: a.trace_max_units,
+        min_chunk_s: a.production_chunk_s,
+        business_clock,
+        ..Default::default()
     })
 }
 
@@ -401,6 +443,8 @@ async fn demo(a: DemoArgs) -> Result<()> {
     config.business = Some(business);
     config.plan = plan_settings(&a.server, clock)?;
     config.plan.rul_scale = speed;
+    // business due dates and work orders are on that clock; the production twin converts them to plant time
+    config.production = production_settings(&a.server, clock)?;
     if a.server.plan_every_s == 60.0 {
         config.plan.every = std::time::Duration::from_secs(5);
     }

@@ -7,7 +7,8 @@
 // plant tree opens its view with charts drawn; a rotating machine shows its spectra; approving a
 // recommendation changes its state through the API (and is refused to a role that may not approve); the 3D
 // view renders (a non-blank WebGL canvas, and a click on a machine opens it) or says clearly that WebGL is
-// missing; what-if and traceability say they are not available while their APIs answer 404; the overview
+// missing; a what-if runs from its form and shows KPIs against the baseline with intervals; traceability
+// answers both ways (a serial's machines, then the units one of them processed); the overview
 // and the asset view fit a tablet without sideways scrolling. Screenshots of every view go to <screenshot
 // dir>. Prints one line per check; exits non-zero on the first failure.
 
@@ -259,9 +260,37 @@ try {
       if (!/not available on this server/.test(t)) fail(`${view}: no clear "not available" message: ${t}`);
       if (await page.locator(`#nav a[data-nav=${view}]`).isVisible()) fail(`${view}: the navigation offers a view the server cannot serve`);
       ok(view, `${path} answers 404; the view says: ${t.trim().split('.')[0]}`);
+    } else if (view === 'whatif') {
+      // Run a scenario from the form (the server's defaults, fewer runs) and read the KPI table with its intervals.
+      await page.waitForSelector('form.whatif-form', { timeout: 10_000 });
+      await page.fill('form.whatif-form input[name=runs]', '5');
+      await page.click('form.whatif-form button[type=submit]');
+      const rows = await until('what-if results against the baseline', async () => {
+        const n = await page.locator('.whatif-result table tbody tr').count();
+        return n > 0 ? n : null;
+      }, 60_000);
+      const cell = await page.locator('.whatif-result table tbody tr td.num').first().textContent();
+      if (!/\d/.test(cell) || !/\(.+–.+\)/.test(cell)) fail(`what-if: a baseline cell shows no mean with its interval: ${cell}`);
+      ok(view, `a scenario ran from the form: ${rows} indicators against the baseline, e.g. ${cell.trim()}`);
     } else {
-      await page.waitForSelector(view === 'whatif' ? 'form.whatif-form' : 'form.trace-form', { timeout: 10_000 });
-      ok(view, `${path} answers ${status}; the form is shown`);
+      // Both directions on the demo's genealogy: a serial's machines, then the units one of them processed.
+      const serial = await until('units produced by the demo', async () => {
+        const r = await api('/api/trace');
+        const line = (r.body.lines || []).find((l) => l.last_serial != null && l.units_indexed > 3);
+        return line ? line.first_serial : null;
+      }, 120_000);
+      await page.goto(`${base}/#/trace`);
+      await page.fill('form.trace-form[data-query=serial] input[name=serial]', `SN-${serial}`);
+      await page.click('form.trace-form[data-query=serial] button');
+      await page.waitForSelector(`.unit[data-serial="${serial}"] table.visits tbody tr`, { timeout: 20_000 });
+      const visits = await page.locator('table.visits tbody tr').count();
+      await shot(page, 'trace-unit.png');
+      await page.locator('table.visits tbody tr button').first().click();
+      await page.waitForSelector('.units', { timeout: 20_000 });
+      const found = await page.locator(`.units a.serial[data-serial="${serial}"]`).count();
+      if (!found) fail(`trace: SN-${serial} is not among the units its first machine processed around that time`);
+      const total = await page.locator('.units').getAttribute('data-total');
+      ok(view, `SN-${serial}: ${visits} machine visits; its first machine processed ${total} units around then, SN-${serial} among them`);
     }
     await shot(page, `${view}.png`);
   }
